@@ -1,0 +1,207 @@
+"""Development certificates: a local CA that apps trust, and a server leaf it signs.
+
+Files in the certs directory:
+
+- ``ca.pem``      the CA certificate: the one file clients are told to trust;
+- ``ca.key``      the CA's private key (0600), kept so that a new hostname only
+                  needs a new leaf and clients that already trust ``ca.pem`` keep working;
+- ``server.pem``  the server leaf followed by its chain;
+- ``server.key``  the leaf's private key (0600).
+
+They are reused across restarts and regenerated when one is missing or
+unreadable, the leaf expires within :data:`RENEW_BEFORE`, or a requested
+hostname is not covered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+#: Names every server certificate covers, whatever else is asked for.
+DEFAULT_HOSTNAMES = ("localhost", "127.0.0.1", "::1")
+#: Leaves live a year: short enough for Apple's 825-day rule on user-trusted CAs.
+LEAF_LIFETIME = dt.timedelta(days=365)
+RENEW_BEFORE = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class CertPaths:
+    """Where the certificate files of one certs directory live."""
+
+    directory: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.directory / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.directory / "ca.key"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.directory / "server.pem"
+
+    @property
+    def server_key(self) -> Path:
+        return self.directory / "server.key"
+
+
+@dataclass(frozen=True)
+class CertResult:
+    """What :func:`ensure_certs` did, so that callers can say it."""
+
+    paths: CertPaths
+    hostnames: tuple[str, ...]
+    #: ``"reused"``, ``"created"`` (nothing usable was there), ``"reissued"`` (new leaf, same CA).
+    action: str
+    reason: str
+
+
+def wanted_hostnames(extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """The default names plus ``extra``, normalised and without duplicates, in order."""
+    out: list[str] = []
+    for name in (*DEFAULT_HOSTNAMES, *extra):
+        norm = _normalise(name)
+        if norm and norm not in out:
+            out.append(norm)
+    return tuple(out)
+
+
+def ensure_certs(
+    directory: Path, hostnames: Iterable[str] = (), *, force: bool = False
+) -> CertResult:
+    """Make sure ``directory`` holds a CA and a valid leaf covering ``hostnames``."""
+    paths = CertPaths(Path(directory))
+    names = wanted_hostnames(hostnames)
+    paths.directory.mkdir(parents=True, exist_ok=True)
+
+    ca_problem = "--force given" if force else _ca_problem(paths)
+    if ca_problem:
+        _write_new_ca_and_leaf(paths, names)
+        return CertResult(paths, names, "created", ca_problem)
+    leaf_problem = _leaf_problem(paths, names)
+    if leaf_problem:
+        _write_leaf(paths, _load_ca(paths), names)
+        return CertResult(paths, names, "reissued", leaf_problem)
+    return CertResult(paths, names, "reused", "existing certificates cover every name")
+
+
+def _normalise(name: str) -> str:
+    name = name.strip().lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(name.strip("[]")))
+    except ValueError:
+        return name
+
+
+def _ca_problem(paths: CertPaths) -> str:
+    for path in (paths.ca_cert, paths.ca_key):
+        if not path.is_file():
+            return f"{path.name} is missing"
+    try:
+        _load_ca(paths)
+    except (OSError, ValueError, TypeError) as exc:
+        return f"the CA files cannot be read ({exc})"
+    return ""
+
+
+def _leaf_problem(paths: CertPaths, names: tuple[str, ...]) -> str:
+    for path in (paths.server_cert, paths.server_key):
+        if not path.is_file():
+            return f"{path.name} is missing"
+    try:
+        chain = x509.load_pem_x509_certificates(paths.server_cert.read_bytes())
+        key = load_pem_private_key(paths.server_key.read_bytes(), password=None)
+        ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+    except (OSError, ValueError, TypeError) as exc:
+        return f"the server files cannot be read ({exc})"
+    leaf = chain[0]
+    if leaf.public_key() != key.public_key():
+        return "server.key does not match server.pem"
+    try:
+        leaf.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return "server.pem was not issued by ca.pem"
+    if leaf.not_valid_after_utc - _now() < RENEW_BEFORE:
+        return f"the server certificate expires on {leaf.not_valid_after_utc:%Y-%m-%d}"
+    missing = [n for n in names if n not in _covered_names(leaf)]
+    if missing:
+        return "the server certificate does not cover " + ", ".join(missing)
+    return ""
+
+
+def _covered_names(cert: x509.Certificate) -> set[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    dns = {name.lower() for name in san.get_values_for_type(x509.DNSName)}
+    ips = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    return dns | ips
+
+
+def _load_ca(paths: CertPaths) -> object:
+    import trustme  # imported lazily: reusing certificates must not pay for it
+
+    return trustme.CA.from_pem(paths.ca_cert.read_bytes(), paths.ca_key.read_bytes())
+
+
+def _write_new_ca_and_leaf(paths: CertPaths, names: tuple[str, ...]) -> None:
+    import trustme
+
+    # A distinct name per CA, so that people can tell them apart in a trust store.
+    unit = f"mockgun development CA {_now():%Y-%m-%d} {secrets.token_hex(3)}"
+    ca = trustme.CA(organization_name="mockgun", organization_unit_name=unit)
+    write_private(paths.ca_key, ca.private_key_pem.bytes())
+    _write_public(paths.ca_cert, ca.cert_pem.bytes())
+    _write_leaf(paths, ca, names)
+
+
+def _write_leaf(paths: CertPaths, ca: object, names: tuple[str, ...]) -> None:
+    import trustme
+
+    assert isinstance(ca, trustme.CA)
+    now = _now()
+    leaf = ca.issue_cert(
+        *names,
+        organization_name="mockgun",
+        organization_unit_name="mockgun dev server",
+        not_before=(now - dt.timedelta(hours=1)).replace(tzinfo=None),
+        not_after=(now + LEAF_LIFETIME).replace(tzinfo=None),
+    )
+    # Key first: a reader that sees the new server.pem must never pair it with the old key.
+    write_private(paths.server_key, leaf.private_key_pem.bytes())
+    _write_public(paths.server_cert, b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret so that it is never readable by others, not even for an instant."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(tmp, 0o600)  # in case the umask was stricter than usual, or a filesystem ignores it
+    os.replace(tmp, path)
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

@@ -1,0 +1,44 @@
+"""What a running mockgun was asked to be: one immutable value shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Mailgun's documented message limit; requests above ``max_message_size`` get a 413.
+DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024
+DEFAULT_PORT = 8443
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_CERTS_DIR = Path("certs")
+DEFAULT_HANDSHAKE_LOG = "mockgun-handshakes.jsonl"
+TLS_MAX_CHOICES = ("1.2", "1.3")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for one server. The CLI builds it from flags and ``MOCKGUN_*`` variables."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    certs_dir: Path = DEFAULT_CERTS_DIR
+    hostnames: tuple[str, ...] = ()
+    tls_max: str = "1.3"
+    #: Path of the JSON-lines handshake log, or ``"-"`` for standard output.
+    handshake_log: str = DEFAULT_HANDSHAKE_LOG
+    #: When set, only ``api:<api_key>`` is accepted; otherwise any key is, but one must be sent.
+    api_key: str | None = field(default=None, repr=False)
+    #: When non-empty, sends to any other domain get Mailgun's ``Domain not found``.
+    domains: frozenset[str] = frozenset()
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    #: Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
+    shutdown_timeout: float = 1.5
+    handshake_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.tls_max not in TLS_MAX_CHOICES:
+            raise ValueError(f"tls_max must be one of {TLS_MAX_CHOICES}, not {self.tls_max!r}")
+        if self.max_message_size <= 0:
+            raise ValueError("max_message_size must be positive")
+
+    def domain_allowed(self, domain: str) -> bool:
+        return not self.domains or domain.lower() in self.domains
