@@ -1,0 +1,57 @@
+"""The TLS policy of the listening port: TLS 1.2 or newer, forward-secret AEAD ciphers only.
+
+This module is the single place that decides what a client may negotiate. The
+floor is fixed at TLS 1.2 — no option lowers it, because refusing TLS 1.0/1.1
+is the reason mockgun exists. Only the ceiling is configurable, so that a
+strictly TLS-1.2-only endpoint (like Mailgun's 2021 test endpoint) can be had.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
+
+#: Mozilla's "intermediate" TLS 1.2 suites without the DHE ones: ECDHE key exchange
+#: with AES-GCM or ChaCha20-Poly1305. TLS 1.3 suites are all AEAD and are left at
+#: OpenSSL's defaults.
+TLS12_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    )
+)
+
+_MAX_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def version_label(tls_max: str) -> str:
+    """A human label for the accepted range, e.g. ``"TLS 1.2-1.3"``."""
+    return "TLS 1.2 only" if tls_max == "1.2" else f"TLS 1.2-{tls_max}"
+
+
+def server_context(cert_file: Path, key_file: Path, *, tls_max: str = "1.3") -> ssl.SSLContext:
+    """Build the listening context. ``tls_max`` is ``"1.2"`` or ``"1.3"``."""
+    try:
+        maximum = _MAX_VERSIONS[tls_max]
+    except KeyError:
+        raise ValueError(f"tls_max must be 1.2 or 1.3, not {tls_max!r}") from None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = MINIMUM_VERSION
+    ctx.maximum_version = maximum
+    ctx.set_ciphers(TLS12_CIPHERS)
+    # Compression invites CRIME; renegotiation is a DoS lever and nothing here needs it.
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    # Mozilla intermediate: every offered suite is strong, so let clients pick
+    # (a client without AES hardware prefers ChaCha20).
+    ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.load_cert_chain(cert_file, key_file)
+    # A server context never sees a legacy version, whatever was set above.
+    assert ctx.minimum_version >= MINIMUM_VERSION
+    return ctx
