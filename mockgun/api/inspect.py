@@ -1,0 +1,44 @@
+"""``/mockgun/*``: what tests and people use to see what mockgun received."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import __version__
+from ..tls.policy import version_label
+from .errors import json_error
+from .keys import CONFIG, STORE
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/mockgun/health")
+async def health(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "tls": version_label(config.tls_max),
+            "messages": len(request.app[STORE]),
+        }
+    )
+
+
+@routes.get("/mockgun/messages")
+async def list_messages(request: web.Request) -> web.Response:
+    found = request.app[STORE].find(domain=request.query.get("domain"), to=request.query.get("to"))
+    return web.json_response({"items": [m.as_json() for m in found], "total": len(found)})
+
+
+@routes.get("/mockgun/messages/{id}")
+async def get_message(request: web.Request) -> web.Response:
+    message = request.app[STORE].get(request.match_info["id"])
+    if message is None:
+        return json_error(404, "Message not found")
+    return web.json_response(message.as_json(with_content=True))
+
+
+@routes.delete("/mockgun/messages")
+async def clear_messages(request: web.Request) -> web.Response:
+    return web.json_response({"deleted": request.app[STORE].clear()})

@@ -1,0 +1,15 @@
+"""Typed application state, shared by the handlers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..config import Config
+from ..store import MessageStore
+from ..tls.listener import ConnectionRegistry
+from .inflight import InFlight
+
+CONFIG = web.AppKey("config", Config)
+STORE = web.AppKey("store", MessageStore)
+CONNECTIONS = web.AppKey("connections", ConnectionRegistry)
+INFLIGHT = web.AppKey("inflight", InFlight)

@@ -1,0 +1,56 @@
+"""``POST /v3/{domain}/messages`` and ``POST /v3/{domain}/messages.mime``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from ..mail.form import Form, FormError, read_form
+from ..mail.send import SendRequest, validate_mime_send, validate_send
+from ..store import TransportInfo
+from .auth import authorised
+from .errors import forbidden, json_error
+from .keys import CONFIG, CONNECTIONS, STORE
+
+QUEUED = "Queued. Thank you."
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/v3/{domain}/messages")
+async def send_message(request: web.Request) -> web.Response:
+    return await _send(request, validate_send)
+
+
+@routes.post("/v3/{domain}/messages.mime")
+async def send_mime(request: web.Request) -> web.Response:
+    return await _send(request, validate_mime_send)
+
+
+async def _send(request: web.Request, validate: Callable[[Form, str], SendRequest]) -> web.Response:
+    config = request.app[CONFIG]
+    if not authorised(request, config.api_key):
+        return forbidden()
+    domain = request.match_info["domain"]
+    if not config.domain_allowed(domain):
+        return json_error(404, f"Domain not found: {domain}")
+    try:
+        form = await read_form(request, max_size=config.max_message_size)
+        send = validate(form, domain)
+    except FormError as exc:
+        return json_error(exc.status, exc.message)
+    stored = request.app[STORE].add(send, transport_of(request))
+    return web.json_response({"id": stored.id, "message": QUEUED})
+
+
+def transport_of(request: web.Request) -> TransportInfo:
+    """The TLS version and cipher of the connection this request came on."""
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    if ssl_object is None:
+        return TransportInfo()
+    info = request.app[CONNECTIONS].lookup(ssl_object)
+    if info is not None:
+        return TransportInfo(info.conn_id, info.tls_version, info.cipher)
+    cipher = ssl_object.cipher()
+    return TransportInfo(None, ssl_object.version(), cipher[0] if cipher else None)

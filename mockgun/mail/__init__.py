@@ -1,0 +1,1 @@
+"""From an HTTP form to a validated send request (and, later, to MIME)."""

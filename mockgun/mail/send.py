@@ -1,0 +1,200 @@
+"""Validating a send: a :class:`Form` in, a :class:`SendRequest` or Mailgun's error out.
+
+Error texts are Mailgun's own (see ``shared/reference/mailgun-api.md`` §5),
+checked in the order a client most often trips over them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+from typing import Any
+
+from .form import FilePart, Form, FormError
+
+MAX_RECIPIENTS = 1000
+MAX_OPTIONS_BYTES = 16 * 1024
+BODY_FIELDS = ("text", "html", "amp-html", "template")
+NEED_BODY = "Need at least one of 'text', 'html', 'amp-html' or 'template' parameters specified"
+OPTIONS_TOO_BIG = "Send options (parameters starting with o:, h:, or v:) are limited to 16 kB total"
+
+_LOCAL = r"[^\s@<>()\[\],;:\"\\]{1,64}"
+_DOMAIN = r"[\w-]+(?:\.[\w-]+)*"
+_ADDRESS = re.compile(rf"{_LOCAL}@{_DOMAIN}")
+
+
+class SendError(FormError):
+    """A send Mailgun would refuse; same shape as a form error."""
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    name: str
+    address: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"name": self.name, "address": self.address}
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """A send that passed validation, with every field kept as it came."""
+
+    domain: str
+    endpoint: str  # "messages" or "messages.mime"
+    sender: str | None
+    to: tuple[Mailbox, ...]
+    cc: tuple[Mailbox, ...] = ()
+    bcc: tuple[Mailbox, ...] = ()
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+    files: tuple[FilePart, ...] = field(default=(), repr=False)
+    mime: bytes | None = field(default=None, repr=False)
+
+    @property
+    def recipients(self) -> list[str]:
+        """Envelope recipients, each address once, in order (Mailgun ignores duplicates)."""
+        seen: dict[str, None] = {}
+        for box in (*self.to, *self.cc, *self.bcc):
+            seen.setdefault(box.address, None)
+        return list(seen)
+
+
+def _nonempty(values: Iterable[str]) -> list[str]:
+    return [v for v in values if v.strip()]
+
+
+def parse_mailboxes(values: Iterable[str], field_name: str) -> tuple[Mailbox, ...]:
+    """Split comma-separated, possibly repeated address fields; quoted commas stay in names."""
+    values = _nonempty(values)
+    boxes: list[Mailbox] = []
+    for name, address in getaddresses(values):
+        if not address and not name:
+            continue
+        if not _ADDRESS.fullmatch(address):
+            raise invalid_address(field_name)
+        boxes.append(Mailbox(name, address))
+    # getaddresses drops a value it cannot parse at all; an address-less field is still invalid.
+    if values and not boxes:
+        raise invalid_address(field_name)
+    return tuple(boxes)
+
+
+def invalid_address(field_name: str) -> SendError:
+    return SendError(
+        400, f"{field_name} parameter is not a valid address. please check documentation"
+    )
+
+
+def _options_size(form: Form) -> int:
+    return sum(
+        len(k.encode()) + len(v.encode())
+        for k, v in form.fields
+        if k[:2] in ("o:", "h:", "v:", "t:")
+    )
+
+
+def _check_recipient_variables(raw: str | None) -> None:
+    if raw is None:
+        return
+    try:
+        parsed: Any = json.loads(raw)
+    except ValueError:
+        raise SendError(400, "'recipient-variables' parameter is not a valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise SendError(400, "'recipient-variables' parameter is not a valid JSON")
+
+
+def validate_send(form: Form, domain: str) -> SendRequest:
+    """Check a ``/v3/{domain}/messages`` form the way Mailgun does."""
+    has_template = bool((form.get("template") or "").strip())
+    sender_values = _nonempty(form.getall("from"))
+    if not sender_values and not has_template:
+        raise SendError(400, "from parameter is missing")
+    if not _nonempty(form.getall("to")):
+        raise SendError(400, "to parameter is missing")
+    subject = form.get("subject")
+    if not (subject or "").strip() and not has_template:
+        raise SendError(400, "subject parameter is missing")
+    if not any(_nonempty(form.getall(name)) for name in BODY_FIELDS):
+        raise SendError(400, NEED_BODY)
+    if _nonempty(form.getall("html")) and has_template:
+        raise SendError(400, "Only one parameters 'html' or 'template' is allowed")
+
+    sender = parse_mailboxes(sender_values, "from")
+    to = parse_mailboxes(form.getall("to"), "to")
+    cc = parse_mailboxes(form.getall("cc"), "cc")
+    bcc = parse_mailboxes(form.getall("bcc"), "bcc")
+    if len(to) + len(cc) + len(bcc) > MAX_RECIPIENTS:
+        raise SendError(400, f"Too many recipients, max is {MAX_RECIPIENTS}")
+    if _options_size(form) > MAX_OPTIONS_BYTES:
+        raise SendError(400, OPTIONS_TOO_BIG)
+    _check_recipient_variables(form.get("recipient-variables"))
+
+    return SendRequest(
+        domain=domain,
+        endpoint="messages",
+        sender=sender_values[0] if sender else None,
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        subject=subject,
+        text=form.get("text"),
+        html=form.get("html"),
+        fields=tuple(form.fields),
+        files=tuple(form.files),
+    )
+
+
+def validate_mime_send(form: Form, domain: str) -> SendRequest:
+    """Check a ``/v3/{domain}/messages.mime`` form: ``to`` and ``message`` are required."""
+    if form.content_type != "multipart/form-data":
+        raise SendError(
+            400,
+            "Invalid request content type. Expecting 'multipart/form-data' but got "
+            f"'{form.content_type}'",
+        )
+    if not _nonempty(form.getall("to")):
+        raise SendError(400, "to parameter is missing")
+    files = form.files_named("message")
+    if files:
+        mime = files[0].data
+    elif (text := form.get("message")) is not None:
+        mime = text.encode("utf-8")  # mailgun.js sends a JS string as a plain field
+    else:
+        raise SendError(400, "message parameter is missing")
+    if not mime.strip():
+        raise SendError(400, "message parameter is missing")
+    to = parse_mailboxes(form.getall("to"), "to")
+    if len(to) > MAX_RECIPIENTS:
+        raise SendError(400, f"Too many recipients, max is {MAX_RECIPIENTS}")
+    if _options_size(form) > MAX_OPTIONS_BYTES:
+        raise SendError(400, OPTIONS_TOO_BIG)
+    headers = _mime_headers(mime)
+    return SendRequest(
+        domain=domain,
+        endpoint="messages.mime",
+        sender=headers.get("from"),
+        to=to,
+        subject=headers.get("subject"),
+        fields=tuple(form.fields),
+        files=tuple(p for p in form.files if p.field != "message"),
+        mime=mime,
+    )
+
+
+def _mime_headers(mime: bytes) -> dict[str, str]:
+    """From and Subject of an uploaded message, for listing; the message itself is kept as sent."""
+    from email.parser import BytesHeaderParser
+    from email.policy import default
+
+    try:
+        msg = BytesHeaderParser(policy=default).parsebytes(mime)
+        return {k: str(msg[k]) for k in ("from", "subject") if msg[k] is not None}
+    except Exception:  # a broken upload is stored as is; listing just shows no subject
+        return {}

@@ -1,0 +1,96 @@
+"""Putting it together: certificates, TLS policy, listener, app and log, started and stopped as one.
+
+Data flows one way: listener (handshake + log line) -> aiohttp app -> handlers -> store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from .api.app import create_app
+from .api.keys import INFLIGHT
+from .certs import CertResult, ensure_certs
+from .config import Config
+from .store import MessageStore
+from .tls.handshake_log import HandshakeLog
+from .tls.listener import ConnectionRegistry, TLSSite
+from .tls.policy import server_context
+
+_WILDCARDS = {"", "0.0.0.0", "::"}  # noqa: S104 - names, not binds
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running mockgun, as seen by whoever started it."""
+
+    config: Config
+    port: int
+    certs: CertResult
+    store: MessageStore
+    handshake_log: HandshakeLog
+
+    @property
+    def host_for_urls(self) -> str:
+        host = "localhost" if self.config.host in _WILDCARDS else self.config.host
+        return f"[{host}]" if ":" in host else host
+
+    @property
+    def base_url(self) -> str:
+        """What the official SDKs and mailgun.js want: scheme, host and port only."""
+        return f"https://{self.host_for_urls}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """What django-anymail's ``MAILGUN_API_URL`` wants: the base URL plus ``/v3``."""
+        return f"{self.base_url}/v3"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.certs.paths.ca_cert.resolve()
+
+
+def _cert_names(config: Config) -> list[str]:
+    names = list(config.hostnames)
+    if config.host not in _WILDCARDS:
+        names.append(config.host)  # a specific bind address or name must verify too
+    return names
+
+
+@asynccontextmanager
+async def serve(config: Config) -> AsyncIterator[Server]:
+    """Run mockgun until the ``async with`` block ends; then finish in-flight requests and stop."""
+    certs = ensure_certs(config.certs_dir, _cert_names(config))
+    ssl_context = server_context(
+        certs.paths.server_cert, certs.paths.server_key, tls_max=config.tls_max
+    )
+    log = HandshakeLog.open(config.handshake_log)
+    connections = ConnectionRegistry()
+    store = MessageStore()
+    app = create_app(config, store=store, connections=connections)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout
+    )
+    await runner.setup()
+    try:
+        site = TLSSite(
+            runner,
+            config.host,
+            config.port,
+            ssl_context=ssl_context,
+            handshake_log=log,
+            registry=connections,
+            handshake_timeout=config.handshake_timeout,
+        )
+        await site.start()
+        yield Server(config=config, port=site.port, certs=certs, store=store, handshake_log=log)
+    finally:
+        # Stop taking connections, let requests in flight (uploads too) finish, then close.
+        await site.close_listeners()
+        await app[INFLIGHT].drain(config.shutdown_timeout)
+        await runner.cleanup()
+        log.close()
