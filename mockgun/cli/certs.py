@@ -1,0 +1,50 @@
+"""``mockgun certs``: create or refresh the development certificates without serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..certs import CertResult, ensure_certs
+from .options import certs_dir_option, hostname_option, split_names
+
+
+def describe_certs(result: CertResult) -> str:
+    paths = result.paths
+    ca = paths.ca_cert.resolve()
+    return "\n".join(
+        [
+            f"certificates {result.action} in {paths.directory.resolve()} ({result.reason})",
+            f"  names covered   {', '.join(result.hostnames)}",
+            f"  server uses     {paths.server_cert.resolve()} + {paths.server_key.resolve()}",
+            f"  clients trust   {ca}",
+            "",
+            "Point clients at the CA:",
+            *trust_lines(ca),
+        ]
+    )
+
+
+def trust_lines(ca: Path) -> list[str]:
+    return [
+        f"  export SSL_CERT_FILE={ca}        # OpenSSL-based clients, curl, Python ssl",
+        f"  export REQUESTS_CA_BUNDLE={ca}   # requests: official SDK, django-anymail",
+        f"  export NODE_EXTRA_CA_CERTS={ca}  # Node: mailgun.js, nodemailer",
+    ]
+
+
+@click.command("certs")
+@certs_dir_option
+@hostname_option
+@click.option(
+    "--force",
+    is_flag=True,
+    envvar="MOCKGUN_FORCE",
+    show_envvar=True,
+    help="Make a new CA and server certificate even if the current ones are fine.",
+)
+def certs_command(certs_dir: Path, hostnames: tuple[str, ...], force: bool) -> None:
+    """Create (or reuse, or reissue) the CA and server certificate, and say where they are."""
+    result = ensure_certs(certs_dir, split_names(hostnames), force=force)
+    click.echo(describe_certs(result))

@@ -1,0 +1,168 @@
+"""``mockgun serve``: run the endpoint until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..config import (
+    DEFAULT_HANDSHAKE_LOG,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    TLS_MAX_CHOICES,
+    Config,
+)
+from ..server import Server, serve
+from ..tls.policy import version_label
+from .certs import trust_lines
+from .options import certs_dir_option, env_option, hostname_option, parse_size, split_names
+
+
+@click.command("serve")
+@env_option(
+    "--host",
+    env="HOST",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Address to listen on. Use 0.0.0.0 only where other machines must reach it.",
+)
+@env_option(
+    "--port",
+    env="PORT",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="TCP port; 0 picks a free one (printed at start).",
+)
+@certs_dir_option
+@hostname_option
+@env_option(
+    "--tls-max",
+    env="TLS_MAX",
+    type=click.Choice(TLS_MAX_CHOICES),
+    default="1.3",
+    show_default=True,
+    help="Highest TLS version offered; 1.2 makes a TLS-1.2-only endpoint. "
+    "The floor is always TLS 1.2.",
+)
+@env_option(
+    "--handshake-log",
+    env="HANDSHAKE_LOG",
+    default=DEFAULT_HANDSHAKE_LOG,
+    show_default=True,
+    help="JSON-lines file that gets one line per TLS handshake; - for standard output.",
+)
+@env_option(
+    "--handshake-timeout",
+    env="HANDSHAKE_TIMEOUT",
+    type=click.FloatRange(min=0.01),
+    default=10.0,
+    show_default=True,
+    help="Seconds from accept to a finished handshake.",
+)
+@env_option(
+    "--api-key",
+    env="API_KEY",
+    default=None,
+    help="Accept only api:<this key>. Unset: any key is accepted, but one must be sent.",
+)
+@env_option(
+    "--domain",
+    "domains",
+    env="DOMAIN",
+    multiple=True,
+    help="Sending domain to accept (repeatable). Unset: every domain is accepted; set: "
+    "others get Mailgun's 404 'Domain not found'.",
+)
+@env_option(
+    "--max-message-size",
+    env="MAX_MESSAGE_SIZE",
+    type=str,
+    callback=parse_size,
+    default="25MiB",
+    show_default=True,
+    help="Largest request body accepted (bytes, or with a KiB/MiB suffix); larger ones get 413.",
+)
+@env_option(
+    "--shutdown-timeout",
+    env="SHUTDOWN_TIMEOUT",
+    type=click.FloatRange(min=0),
+    default=1.5,
+    show_default=True,
+    help="Seconds in-flight requests get to finish after SIGTERM/SIGINT.",
+)
+def serve_command(
+    host: str,
+    port: int,
+    certs_dir: Path,
+    hostnames: tuple[str, ...],
+    tls_max: str,
+    handshake_log: str,
+    handshake_timeout: float,
+    api_key: str | None,
+    domains: tuple[str, ...],
+    max_message_size: int,
+    shutdown_timeout: float,
+) -> None:
+    """Serve Mailgun's /v3 messages API over TLS 1.2+ (certificates are made on first start)."""
+    config = Config(
+        host=host,
+        port=port,
+        certs_dir=certs_dir,
+        hostnames=split_names(hostnames),
+        tls_max=tls_max,
+        handshake_log=handshake_log,
+        handshake_timeout=handshake_timeout,
+        api_key=api_key or None,
+        domains=frozenset(d.lower() for d in split_names(domains)),
+        max_message_size=max_message_size,
+        shutdown_timeout=shutdown_timeout,
+    )
+    try:
+        asyncio.run(_run(config))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+async def _run(config: Config) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve(config) as server:
+        click.echo(banner(server))
+        sys.stdout.flush()
+        await stop.wait()
+        click.echo("mockgun: stopping (finishing in-flight requests)", err=True)
+    click.echo(
+        f"mockgun: stopped; {server.handshake_log.written} handshake lines written", err=True
+    )
+
+
+def banner(server: Server) -> str:
+    config = server.config
+    certs = server.certs
+    key = "only the configured key (user api)" if config.api_key else "any key (user api)"
+    domains = ", ".join(sorted(config.domains)) if config.domains else "any"
+    tls = version_label(config.tls_max)
+    return "\n".join(
+        [
+            f"mockgun {__version__} listening on {server.base_url} ({tls})",
+            f"  certificates  {certs.action} in {certs.paths.directory.resolve()} "
+            f"({', '.join(certs.hostnames)})",
+            f"  trust this CA {server.ca_file}",
+            f"  handshake log {server.handshake_log.name}",
+            f"  API key       {key}; domains: {domains}",
+            "",
+            f"Base URL: {server.base_url} (official SDKs, mailgun.js, mailgun-go) or "
+            f"{server.api_url} (django-anymail MAILGUN_API_URL)",
+            "Trust the CA in your app's environment:",
+            *trust_lines(server.ca_file),
+            "",
+        ]
+    )
