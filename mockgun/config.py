@@ -32,11 +32,18 @@ class Config:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     #: Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
     shutdown_timeout: float = 1.5
+    #: Seconds from accept to a finished handshake (peeking at the hello included).
     handshake_timeout: float = 10.0
+    #: Connections allowed to be mid-handshake at once; more are refused and logged.
+    max_pending_handshakes: int = 512
+    #: ``"full"``: every line carries the client's offer; ``"brief"``: only failed ones do.
+    handshake_log_detail: str = "full"
 
     def __post_init__(self) -> None:
         if self.tls_max not in TLS_MAX_CHOICES:
             raise ValueError(f"tls_max must be one of {TLS_MAX_CHOICES}, not {self.tls_max!r}")
+        if self.handshake_log_detail not in ("full", "brief"):
+            raise ValueError("handshake_log_detail must be 'full' or 'brief'")
         if self.max_message_size <= 0:
             raise ValueError("max_message_size must be positive")
 

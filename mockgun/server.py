@@ -17,8 +17,9 @@ from .api.keys import INFLIGHT
 from .certs import CertResult, ensure_certs
 from .config import Config
 from .store import MessageStore
+from .tls.connections import ConnectionRegistry
 from .tls.handshake_log import HandshakeLog
-from .tls.listener import ConnectionRegistry, TLSSite
+from .tls.listener import TLSSite
 from .tls.policy import server_context
 
 _WILDCARDS = {"", "0.0.0.0", "::"}  # noqa: S104 - names, not binds
@@ -71,7 +72,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
     log = HandshakeLog.open(config.handshake_log)
     connections = ConnectionRegistry()
     store = MessageStore()
-    app = create_app(config, store=store, connections=connections)
+    app = create_app(config, store=store, connections=connections, handshakes=log)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout
     )
@@ -82,9 +83,13 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             config.host,
             config.port,
             ssl_context=ssl_context,
+            tls_max=config.tls_max,
             handshake_log=log,
             registry=connections,
             handshake_timeout=config.handshake_timeout,
+            max_pending=config.max_pending_handshakes,
+            brief_log=config.handshake_log_detail == "brief",
+            ca_file=certs.paths.ca_cert.resolve(),
         )
         await site.start()
         yield Server(config=config, port=site.port, certs=certs, store=store, handshake_log=log)

@@ -85,7 +85,11 @@ def _drain(stream: Any, sink: list[str]) -> None:
 
 
 def start_mockgun(
-    tmp_path: Path, certs_dir: Path, *args: str, env: dict[str, str] | None = None
+    tmp_path: Path,
+    certs_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    **popen_kwargs: Any,
 ) -> MockgunProcess:
     log_path = tmp_path / f"handshakes-{time.monotonic_ns()}.jsonl"
     cmd = [
@@ -102,6 +106,7 @@ def start_mockgun(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
+        **popen_kwargs,
     )
     assert proc.stdout is not None and proc.stderr is not None
     stdout: list[str] = []

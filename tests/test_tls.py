@@ -81,11 +81,17 @@ def test_legacy_client_really_offers_its_version_and_is_refused(
     }[version]  # fmt: skip
 
     before = len(mockgun_server.handshakes())
-    with pytest.raises((ssl.SSLError, ConnectionError)):
+    # The client gets the answer a real server gives: a protocol_version alert, not a bare EOF.
+    with pytest.raises(ssl.SSLError, match="TLSV1_ALERT_PROTOCOL_VERSION"):
         handshake(mockgun_server.port, ctx)
     line = mockgun_server.wait_handshakes(before + 1)[before]
+    name = {ssl.TLSVersion.TLSv1: "TLSv1.0", ssl.TLSVersion.TLSv1_1: "TLSv1.1"}[version]
     assert line["outcome"] == "rejected"
-    assert "TLS 1.0 and 1.1 are refused" in line["error"]
+    assert line["error"] == (
+        f"client offered at most {name}; this endpoint requires TLS 1.2 or newer"
+    )
+    assert line["client_max_version"] == name
+    assert line["client_versions"] == [name]
     assert "tls_version" not in line
 
 
@@ -132,12 +138,13 @@ def test_tls12_without_ecdhe_aead_finds_no_shared_cipher(
 def test_tls_max_12_refuses_tls13(spawn: Callable[..., MockgunProcess]) -> None:
     server = spawn("--tls-max", "1.2")
     assert handshake(server.port, server.client_context(ssl.TLSVersion.TLSv1_2))[0] == "TLSv1.2"
-    with pytest.raises(ssl.SSLError):
+    with pytest.raises(ssl.SSLError, match="TLSV1_ALERT_PROTOCOL_VERSION"):
         handshake(server.port, server.client_context(ssl.TLSVersion.TLSv1_3))
     # A client that allows both simply gets 1.2.
     assert handshake(server.port, server.client_context())[0] == "TLSv1.2"
-    outcomes = [line["outcome"] for line in server.wait_handshakes(3)]
-    assert outcomes == ["ok", "rejected", "ok"]
+    lines = server.wait_handshakes(3)
+    assert [line["outcome"] for line in lines] == ["ok", "rejected", "ok"]
+    assert lines[1]["error"] == "client offered TLSv1.3; this endpoint accepts TLS 1.2 only"
 
 
 @pytest.mark.parametrize("name", ["localhost", "127.0.0.1", "::1"])

@@ -6,11 +6,12 @@ from aiohttp import web
 
 from ..config import Config
 from ..store import MessageStore
-from ..tls.listener import ConnectionRegistry
+from ..tls.connections import ConnectionRegistry
+from ..tls.handshake_log import HandshakeLog
 from . import inspect, messages
 from .errors import error_middleware, not_emulated
 from .inflight import InFlight
-from .keys import CONFIG, CONNECTIONS, INFLIGHT, STORE
+from .keys import CONFIG, CONNECTIONS, HANDSHAKES, INFLIGHT, STORE
 
 
 async def _unknown(request: web.Request) -> web.Response:
@@ -22,6 +23,7 @@ def create_app(
     *,
     store: MessageStore | None = None,
     connections: ConnectionRegistry | None = None,
+    handshakes: HandshakeLog | None = None,
 ) -> web.Application:
     """Build the app. Handler tests call this directly; ``serve`` puts it behind TLS."""
     config = config or Config()
@@ -35,6 +37,7 @@ def create_app(
     app[CONFIG] = config
     app[STORE] = store if store is not None else MessageStore()
     app[CONNECTIONS] = connections if connections is not None else ConnectionRegistry()
+    app[HANDSHAKES] = handshakes if handshakes is not None else HandshakeLog.in_memory()
     app.add_routes(messages.routes)
     app.add_routes(inspect.routes)
     app.router.add_route("*", "/{tail:.*}", _unknown)

@@ -7,7 +7,7 @@ from aiohttp import web
 from .. import __version__
 from ..tls.policy import version_label
 from .errors import json_error
-from .keys import CONFIG, STORE
+from .keys import CONFIG, HANDSHAKES, STORE
 
 routes = web.RouteTableDef()
 
@@ -42,3 +42,22 @@ async def get_message(request: web.Request) -> web.Response:
 @routes.delete("/mockgun/messages")
 async def clear_messages(request: web.Request) -> web.Response:
     return web.json_response({"deleted": request.app[STORE].clear()})
+
+
+@routes.get("/mockgun/handshakes")
+async def list_handshakes(request: web.Request) -> web.Response:
+    """Handshake records, oldest first: ``outcome`` (comma-separated), ``since``, ``limit``."""
+    log = request.app[HANDSHAKES]
+    query = request.query
+    outcomes = [o for o in query.get("outcome", "").split(",") if o]
+    try:
+        limit = int(query["limit"]) if "limit" in query else None
+        if limit is not None and limit < 0:
+            raise ValueError
+    except ValueError:
+        return json_error(400, "limit must be a whole number")
+    try:
+        items = log.select(outcomes=outcomes, since=query.get("since"), limit=limit)
+    except ValueError:
+        return json_error(400, "since must be an RFC 3339 time or a conn_id")
+    return web.json_response({"items": items, "total": len(items), "evicted": log.evicted})

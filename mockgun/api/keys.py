@@ -6,10 +6,12 @@ from aiohttp import web
 
 from ..config import Config
 from ..store import MessageStore
-from ..tls.listener import ConnectionRegistry
+from ..tls.connections import ConnectionRegistry
+from ..tls.handshake_log import HandshakeLog
 from .inflight import InFlight
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", MessageStore)
 CONNECTIONS = web.AppKey("connections", ConnectionRegistry)
 INFLIGHT = web.AppKey("inflight", InFlight)
+HANDSHAKES = web.AppKey("handshakes", HandshakeLog)

@@ -8,6 +8,8 @@ import click
 
 from .. import __version__
 from .certs import certs_command
+from .handshakes import handshakes_command
+from .healthcheck import healthcheck_command
 from .serve import serve_command
 
 
@@ -22,6 +24,8 @@ def cli() -> None:
 
 cli.add_command(serve_command)
 cli.add_command(certs_command)
+cli.add_command(handshakes_command)
+cli.add_command(healthcheck_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

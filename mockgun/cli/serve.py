@@ -66,6 +66,23 @@ from .options import certs_dir_option, env_option, hostname_option, parse_size, 
     help="Seconds from accept to a finished handshake.",
 )
 @env_option(
+    "--handshake-log-detail",
+    env="HANDSHAKE_LOG_DETAIL",
+    type=click.Choice(["full", "brief"]),
+    default="full",
+    show_default=True,
+    help="full: every line carries the client's offer (ciphers, versions, ALPN, JA3); "
+    "brief: successful handshakes keep only client_max_version, client_sni and ja4.",
+)
+@env_option(
+    "--max-pending-handshakes",
+    env="MAX_PENDING_HANDSHAKES",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    help="Connections allowed mid-handshake at once; more are closed and logged as overload.",
+)
+@env_option(
     "--api-key",
     env="API_KEY",
     default=None,
@@ -104,6 +121,8 @@ def serve_command(
     tls_max: str,
     handshake_log: str,
     handshake_timeout: float,
+    handshake_log_detail: str,
+    max_pending_handshakes: int,
     api_key: str | None,
     domains: tuple[str, ...],
     max_message_size: int,
@@ -118,6 +137,8 @@ def serve_command(
         tls_max=tls_max,
         handshake_log=handshake_log,
         handshake_timeout=handshake_timeout,
+        handshake_log_detail=handshake_log_detail,
+        max_pending_handshakes=max_pending_handshakes,
         api_key=api_key or None,
         domains=frozenset(d.lower() for d in split_names(domains)),
         max_message_size=max_message_size,

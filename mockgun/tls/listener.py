@@ -2,10 +2,20 @@
 
 ``web.TCPSite`` hands aiohttp only connections whose TLS handshake succeeded,
 so a refused client would leave no trace. :class:`TLSSite` accepts sockets
-itself, runs each handshake with ``loop.connect_accepted_socket`` (where a
-server-side handshake error does surface), writes one handshake-log line per
-attempt, and then leaves the connection to aiohttp exactly as ``TCPSite`` would.
-It is a ``web.BaseSite``, so ``AppRunner.cleanup()`` shuts it down as usual.
+itself and, for each one:
+
+1. peeks at the ClientHello (without consuming it) and parses it;
+2. refuses what cannot succeed the way a real server would: a ``protocol_version``
+   alert for clients offering only old TLS versions, an ``HTTP/1.1 400`` for plain
+   HTTP, and a plain close for anything else;
+3. hands the rest to OpenSSL with ``loop.connect_accepted_socket``, where a
+   server-side handshake error does surface, and then to aiohttp exactly as
+   ``TCPSite`` would;
+4. writes one handshake-log line, whatever happened.
+
+One deadline, measured from accept, covers peek and handshake, so a client
+dripping bytes cannot hold a connection forever. It is a ``web.BaseSite``, so
+``AppRunner.cleanup()`` shuts it down as usual.
 """
 
 from __future__ import annotations
@@ -17,46 +27,24 @@ import socket
 import ssl
 import sys
 import time
-import weakref
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from .clienthello import TLS1_2, ClientHello, MalformedHello, NotTLS, version_name
+from .connections import ConnectionInfo, ConnectionRegistry
 from .handshake_log import HandshakeLog, rfc3339_now
-from .policy import version_label
+from .peek import HelloTimeout, PeerClosed, alert_record, close_with_reply, peek_hello
+from .policy import accepted_versions, version_label
 
 #: Running out of descriptors is survivable: stop accepting this long, then try again.
 ACCEPT_RETRY_DELAY = 0.5
 _RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-
-
-@dataclass(frozen=True)
-class ConnectionInfo:
-    """What one TLS connection negotiated; requests on it are stamped with this."""
-
-    conn_id: int
-    peer: str
-    tls_version: str | None
-    cipher: str | None
-    sni: str | None
-    alpn: str | None
-
-
-class ConnectionRegistry:
-    """Finds the :class:`ConnectionInfo` of a live connection from its ``ssl_object``.
-
-    Keyed weakly, so a closed connection's entry disappears with it.
-    """
-
-    def __init__(self) -> None:
-        self._by_ssl: weakref.WeakKeyDictionary[Any, ConnectionInfo] = weakref.WeakKeyDictionary()
-
-    def add(self, ssl_object: Any, info: ConnectionInfo) -> None:
-        self._by_ssl[ssl_object] = info
-
-    def lookup(self, ssl_object: Any) -> ConnectionInfo | None:
-        return self._by_ssl.get(ssl_object) if ssl_object is not None else None
+#: A client offering this ALPN protocol is mockgun's own health check (left out of reports).
+HEALTHCHECK_ALPN = "mockgun-healthcheck"
+#: Keys of the client's offer that a brief log leaves out of successful handshakes.
+_BRIEF_DROPS = ("client_versions", "client_ciphers", "client_alpn", "ja3")
 
 
 class TLSSite(web.BaseSite):
@@ -69,29 +57,33 @@ class TLSSite(web.BaseSite):
         port: int,
         *,
         ssl_context: ssl.SSLContext,
+        tls_max: str,
         handshake_log: HandshakeLog,
         registry: ConnectionRegistry,
         handshake_timeout: float = 10.0,
-        backlog: int = 128,
+        max_pending: int = 512,
+        brief_log: bool = False,
+        ca_file: Path | None = None,
+        backlog: int = 1024,  # bursts of CI clients connect at once; the kernel caps it anyway
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
-        #: What the policy accepts, for error sentences ("TLS 1.2-1.3").
-        self._accepts = version_label(
-            "1.2" if ssl_context.maximum_version == ssl.TLSVersion.TLSv1_2 else "1.3"
-        )
         self._host = host
         self._requested_port = port
         self._ctx = ssl_context
+        self._accepted = accepted_versions(tls_max)
+        self._label = version_label(tls_max)
         self._log = handshake_log
         self._registry = registry
         self._handshake_timeout = handshake_timeout
+        self._max_pending = max_pending
+        self._brief = brief_log
+        self._ca_file = ca_file
+        self._plain_http_reply = b""
         self._listeners: list[socket.socket] = []
         self._bound_port = 0
         self._pending: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
-        self._sni: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
         self._loop: asyncio.AbstractEventLoop | None = None
-        ssl_context.sni_callback = self._remember_sni
 
     @property
     def name(self) -> str:
@@ -111,6 +103,7 @@ class TLSSite(web.BaseSite):
         self._loop = asyncio.get_running_loop()
         self._listeners = _bind(self._host, self._requested_port, self._backlog)
         self._bound_port = int(self._listeners[0].getsockname()[1])
+        self._plain_http_reply = plain_http_reply(self.name, self._ca_file)
         for sock in self._listeners:
             self._loop.add_reader(sock.fileno(), self._accept, sock)
 
@@ -124,6 +117,7 @@ class TLSSite(web.BaseSite):
 
     async def stop(self) -> None:
         await self.close_listeners()
+        # Attempts still pending are logged as such and closed.
         pending = list(self._pending)
         for task in pending:
             task.cancel()
@@ -147,8 +141,11 @@ class TLSSite(web.BaseSite):
                     self._loop.remove_reader(listener.fileno())
                     self._loop.call_later(ACCEPT_RETRY_DELAY, self._resume, listener)
                 return  # ECONNABORTED and friends: the peer is gone already
+            if len(self._pending) >= self._max_pending:
+                self._refuse_overload(conn, addr)
+                continue
             conn.setblocking(False)
-            task = self._loop.create_task(self._handshake(conn, addr))
+            task = self._loop.create_task(self._attempt(conn, addr))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
@@ -156,43 +153,103 @@ class TLSSite(web.BaseSite):
         if self._loop is not None and listener.fileno() != -1:
             self._loop.add_reader(listener.fileno(), self._accept, listener)
 
-    def _remember_sni(self, ssl_object: Any, server_name: str | None, _ctx: Any) -> None:
-        if server_name:
-            self._sni[ssl_object] = server_name
+    def _refuse_overload(self, conn: socket.socket, addr: Any) -> None:
+        conn.close()
+        self._log.write(
+            {
+                **self._new_record(addr),
+                "outcome": "failed",
+                "error": f"overload: {len(self._pending)} handshakes already pending "
+                "(--max-pending-handshakes); connection closed",
+                "duration_ms": 0.0,
+            }
+        )
 
-    async def _handshake(self, conn: socket.socket, addr: Any) -> None:
-        assert self._loop is not None
-        conn_id = next(self._ids)
-        started = time.perf_counter()
-        record: dict[str, Any] = {
+    def _new_record(self, addr: Any) -> dict[str, Any]:
+        # "outcome" goes in now so that it stays near the front of the JSON line.
+        return {
             "ts": rfc3339_now(),
-            "conn_id": conn_id,
+            "conn_id": next(self._ids),
             "peer": format_peer(addr),
+            "outcome": "pending",
         }
-        server = self._runner.server
-        assert server is not None
+
+    async def _attempt(self, conn: socket.socket, addr: Any) -> None:
+        """One connection, from accept to a log line."""
+        assert self._loop is not None
+        loop = self._loop
+        record = self._new_record(addr)
+        started = time.perf_counter()
+        deadline = loop.time() + self._handshake_timeout
+        owned = True  # until connect_accepted_socket, closing the socket is our job
         try:
-            # From here on the transport owns the socket, even when the handshake fails.
-            transport, _ = await self._loop.connect_accepted_socket(
-                server, conn, ssl=self._ctx, ssl_handshake_timeout=self._handshake_timeout
-            )
+            try:
+                hello = await peek_hello(loop, conn, deadline)
+            except HelloTimeout:
+                record.update(
+                    outcome="timeout",
+                    error=f"no complete ClientHello within {self._handshake_timeout:g}s",
+                )
+                return
+            except PeerClosed as exc:
+                record.update(outcome="closed", error=str(exc))
+                return
+            except NotTLS as exc:
+                record.update(outcome="not_tls", error=str(exc))
+                if exc.looks_like_http:
+                    owned = False
+                    await close_with_reply(
+                        loop, conn, self._plain_http_reply,
+                        deadline=min(deadline, loop.time() + 2), read_until=b"\r\n\r\n",
+                    )  # fmt: skip
+                return
+            except MalformedHello as exc:
+                record.update(outcome="failed", error=str(exc))
+                return
+
+            record.update(hello.summary())
+            if HEALTHCHECK_ALPN in hello.alpn:
+                record["healthcheck"] = True
+            if not hello.offers_any(self._accepted):
+                record.update(outcome="rejected", error=self._rejection(hello))
+                owned = False
+                await close_with_reply(loop, conn, alert_record(hello), deadline=deadline + 1)
+                return
+
+            owned = False  # from here on the transport owns the socket, even on failure
+            remaining = max(deadline - loop.time(), 0.001)
+            server = self._runner.server
+            assert server is not None
+            try:
+                transport, _ = await loop.connect_accepted_socket(
+                    server, conn, ssl=self._ctx, ssl_handshake_timeout=remaining
+                )
+            except Exception as exc:  # every failure is a log line, never a crash
+                record.update(_classify_failure(exc, hello))
+                return
+            self._record_success(record, transport, hello)
         except asyncio.CancelledError:
-            record.update(outcome="failed", error="the server shut down mid-handshake")
-            self._finish(record, started)
+            record.update(outcome="failed", error="mockgun shut down before the handshake finished")
             raise
-        except Exception as exc:  # every failure is a log line, never a crash
-            record.update(_classify_failure(exc, self._accepts))
-            self._finish(record, started)
-            return
+        finally:
+            if owned:
+                await _close_owned(loop, conn)
+            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            self._log.write(record)
+
+    def _record_success(
+        self, record: dict[str, Any], transport: asyncio.BaseTransport, hello: ClientHello
+    ) -> None:
         ssl_object = transport.get_extra_info("ssl_object")
         cipher = ssl_object.cipher()
         info = ConnectionInfo(
-            conn_id=conn_id,
+            conn_id=record["conn_id"],
             peer=record["peer"],
             tls_version=ssl_object.version(),
             cipher=cipher[0] if cipher else None,
-            sni=self._sni.get(ssl_object),
+            sni=hello.sni,
             alpn=ssl_object.selected_alpn_protocol(),
+            ja4=record.get("ja4"),
         )
         self._registry.add(ssl_object, info)
         record.update(
@@ -203,11 +260,41 @@ class TLSSite(web.BaseSite):
             alpn=info.alpn,
             resumed=bool(ssl_object.session_reused),
         )
-        self._finish(record, started)
+        if self._brief:
+            for key in _BRIEF_DROPS:
+                record.pop(key, None)
 
-    def _finish(self, record: dict[str, Any], started: float) -> None:
-        record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        self._log.write(record)
+    def _rejection(self, hello: ClientHello) -> str:
+        if hello.max_version < TLS1_2:
+            return (
+                f"client offered at most {version_name(hello.max_version)}; "
+                "this endpoint requires TLS 1.2 or newer"
+            )
+        offered = ", ".join(version_name(v) for v in hello.versions)
+        return f"client offered {offered}; this endpoint accepts {self._label}"
+
+
+def plain_http_reply(base_url: str, ca_file: Path | None) -> bytes:
+    """The 400 a plain-HTTP request on the TLS port gets: what went wrong and how to fix it."""
+    lines = [
+        "This is mockgun, a Mailgun API endpoint that speaks HTTPS only (TLS 1.2 or newer).",
+        f"Use {base_url}/ instead of http://.",
+    ]
+    if ca_file is not None:
+        lines.append(f"Trust the CA certificate in {ca_file}, e.g. curl --cacert {ca_file} ...")
+    body = ("\n".join(lines) + "\n").encode()
+    head = (
+        "HTTP/1.1 400 Bad Request\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _close_owned(loop: asyncio.AbstractEventLoop, conn: socket.socket) -> None:
+    if conn.fileno() != -1:
+        await close_with_reply(loop, conn, deadline=loop.time())
 
 
 def format_peer(addr: Any) -> str:
@@ -217,29 +304,23 @@ def format_peer(addr: Any) -> str:
     return str(addr)
 
 
-def _classify_failure(exc: BaseException, accepts: str) -> dict[str, str]:
-    """Turn a handshake exception into ``outcome`` and a sentence for people."""
+def _classify_failure(exc: BaseException, hello: ClientHello) -> dict[str, str]:
+    """Turn an OpenSSL-side handshake failure into ``outcome`` and a sentence for people."""
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or ""
-        if reason in {"UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION"}:
-            return {
-                "outcome": "rejected",
-                "error": f"client offered no TLS version this endpoint accepts ({accepts}); "
-                "TLS 1.0 and 1.1 are refused",
-            }
-        if reason in {"HTTP_REQUEST", "HTTPS_PROXY_REQUEST", "WRONG_VERSION_NUMBER"}:
-            return {"outcome": "not_tls", "error": "the client did not speak TLS"}
         if reason == "NO_SHARED_CIPHER":
             return {
                 "outcome": "failed",
-                "error": "no cipher in common: this endpoint offers ECDHE with AES-GCM "
-                "or ChaCha20-Poly1305 only",
+                "error": "no cipher in common: TLS 1.2 here needs ECDHE with AES-GCM or "
+                "ChaCha20-Poly1305, and the client offered none of them",
             }
+        if reason in {"UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION"}:
+            return {"outcome": "rejected", "error": "no TLS version in common with the client"}
         if isinstance(exc, ssl.SSLEOFError):
-            return {"outcome": "closed", "error": "the client closed mid-handshake"}
+            return {"outcome": "closed", "error": "the client closed the connection mid-handshake"}
         return {"outcome": "failed", "error": f"TLS handshake failed: {reason or exc}"}
     if isinstance(exc, (ConnectionAbortedError, TimeoutError)):
-        return {"outcome": "timeout", "error": "no finished handshake in time"}
+        return {"outcome": "timeout", "error": "the TLS handshake did not finish in time"}
     if isinstance(exc, (ConnectionError, EOFError)):
         return {"outcome": "closed", "error": "the client went away mid-handshake"}
     return {"outcome": "failed", "error": f"handshake failed: {exc!r}"}

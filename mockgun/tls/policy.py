@@ -55,3 +55,8 @@ def server_context(cert_file: Path, key_file: Path, *, tls_max: str = "1.3") -> 
     # A server context never sees a legacy version, whatever was set above.
     assert ctx.minimum_version >= MINIMUM_VERSION
     return ctx
+
+
+def accepted_versions(tls_max: str) -> frozenset[int]:
+    """Wire values of the versions the policy accepts (0x0303 = TLS 1.2, 0x0304 = TLS 1.3)."""
+    return frozenset({0x0303} if tls_max == "1.2" else {0x0303, 0x0304})

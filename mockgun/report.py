@@ -1,0 +1,241 @@
+"""The handshake report: what a handshake log says about the clients that connected.
+
+Reads a log that may still be written, or whose last line a crash cut off, and
+leaves out mockgun's own health checks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LEGACY_VERSIONS = frozenset({"SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"})
+_VERSION_ORDER = ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+
+
+@dataclass
+class LogContents:
+    records: list[dict[str, Any]]
+    #: Lines that are not JSON objects (skipped).
+    malformed: int = 0
+    #: Whether the file ended in a line without its newline (a crash, or still being written).
+    cut_off_tail: bool = False
+
+
+def read_log(path: Path) -> LogContents:
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    tail = lines.pop()  # b"" when the file ends with a newline
+    contents = LogContents(records=[])
+    for raw in lines:
+        if not raw.strip():
+            continue
+        record = _parse_line(raw)
+        if record is None:
+            contents.malformed += 1
+        else:
+            contents.records.append(record)
+    if tail.strip():
+        contents.cut_off_tail = True
+    return contents
+
+
+def _parse_line(raw: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def is_legacy(record: dict[str, Any]) -> bool:
+    """An attempt that offered at most TLS 1.1, or that mockgun refused for its versions."""
+    return (
+        record.get("outcome") == "rejected" or record.get("client_max_version") in LEGACY_VERSIONS
+    )
+
+
+def _version_key(name: str) -> int:
+    return _VERSION_ORDER.index(name) if name in _VERSION_ORDER else -1
+
+
+@dataclass
+class ClientRow:
+    """One distinct client: a JA4 fingerprint and the server name it asked for."""
+
+    ja4: str
+    sni: str | None
+    offered: set[str] = field(default_factory=set)
+    got: set[str] = field(default_factory=set)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    count: int = 0
+    first: str = ""
+    last: str = ""
+    legacy: bool = False
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.count += 1
+        self.offered.update(record.get("client_versions") or [])
+        if record.get("client_max_version"):
+            self.offered.add(record["client_max_version"])
+        if record.get("tls_version"):
+            self.got.add(record["tls_version"])
+        self.outcomes[str(record.get("outcome"))] += 1
+        ts = str(record.get("ts", ""))
+        self.first = min(self.first, ts) if self.first else ts
+        self.last = max(self.last, ts)
+        self.legacy = self.legacy or is_legacy(record)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ja4": self.ja4,
+            "sni": self.sni,
+            "offered": sorted(self.offered, key=_version_key, reverse=True),
+            "got": sorted(self.got, key=_version_key, reverse=True),
+            "outcomes": dict(self.outcomes),
+            "count": self.count,
+            "first": self.first,
+            "last": self.last,
+            "legacy": self.legacy,
+        }
+
+
+@dataclass
+class Report:
+    source: str
+    attempts: int
+    healthchecks_left_out: int
+    malformed_lines: int
+    cut_off_tail: bool
+    outcomes: Counter[str]
+    negotiated: Counter[tuple[str, str]]
+    clients: list[ClientRow]
+    failures: list[dict[str, Any]]
+
+    @property
+    def legacy_clients(self) -> list[ClientRow]:
+        return [c for c in self.clients if c.legacy]
+
+    @property
+    def legacy_without_hello(self) -> list[dict[str, Any]]:
+        return [r for r in self.failures if is_legacy(r) and not r.get("ja4")]
+
+    @property
+    def legacy_found(self) -> bool:
+        return bool(self.legacy_clients or self.legacy_without_hello)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "log": self.source,
+            "attempts": self.attempts,
+            "healthchecks_left_out": self.healthchecks_left_out,
+            "malformed_lines": self.malformed_lines,
+            "cut_off_tail": self.cut_off_tail,
+            "outcomes": dict(self.outcomes),
+            "negotiated": [
+                {"tls_version": v, "cipher": c, "count": n}
+                for (v, c), n in self.negotiated.most_common()
+            ],
+            "clients": [c.as_json() for c in self.clients],
+            "failures": self.failures,
+            "legacy_found": self.legacy_found,
+            "legacy_clients": [c.as_json() for c in self.legacy_clients],
+        }
+
+
+def build_report(contents: LogContents, source: str) -> Report:
+    outcomes: Counter[str] = Counter()
+    negotiated: Counter[tuple[str, str]] = Counter()
+    clients: dict[tuple[str, str | None], ClientRow] = {}
+    failures: list[dict[str, Any]] = []
+    healthchecks = 0
+    for record in contents.records:
+        if record.get("healthcheck"):
+            healthchecks += 1
+            continue
+        outcome = str(record.get("outcome"))
+        outcomes[outcome] += 1
+        if outcome == "ok":
+            negotiated[(str(record.get("tls_version")), str(record.get("cipher")))] += 1
+        else:
+            failures.append(record)
+        if record.get("ja4"):
+            sni = record.get("client_sni") or record.get("sni")
+            key = (str(record["ja4"]), sni)
+            clients.setdefault(key, ClientRow(ja4=key[0], sni=sni)).add(record)
+    return Report(
+        source=source,
+        attempts=sum(outcomes.values()),
+        healthchecks_left_out=healthchecks,
+        malformed_lines=contents.malformed,
+        cut_off_tail=contents.cut_off_tail,
+        outcomes=outcomes,
+        negotiated=negotiated,
+        clients=sorted(clients.values(), key=lambda c: c.first),
+        failures=failures,
+    )
+
+
+def format_report(report: Report, *, max_failures: int = 50) -> str:
+    out = [
+        f"mockgun handshake report for {report.source}",
+        f"{report.attempts} attempt{'' if report.attempts == 1 else 's'}"
+        + (
+            f"; {report.healthchecks_left_out} health checks left out"
+            if report.healthchecks_left_out
+            else ""
+        )
+        + (f"; {report.malformed_lines} unreadable lines skipped" if report.malformed_lines else "")
+        + ("; the last line is incomplete (still being written?)" if report.cut_off_tail else ""),
+        "",
+        "Outcomes",
+    ]
+    out += [f"  {name:<10}{count:>7}" for name, count in report.outcomes.most_common()] or [
+        "  none"
+    ]
+    out += ["", "Negotiated"]
+    out += [
+        f"  {version:<9}{cipher:<34}{count:>7}"
+        for (version, cipher), count in report.negotiated.most_common()
+    ] or ["  none"]
+    out += ["", "Clients (JA4 + SNI)"]
+    if report.clients:
+        out.append(f"  {'JA4':<38}{'SNI':<22}{'offered':<26}{'got':<18}{'count':>6}  first / last")
+        for c in report.clients:
+            row = c.as_json()
+            out.append(
+                f"  {c.ja4:<38}{(c.sni or '-'):<22}{', '.join(row['offered']):<26}"
+                f"{', '.join(row['got']) or '-':<18}{c.count:>6}  {c.first} / {c.last}"
+                + ("  LEGACY" if c.legacy else "")
+            )
+    else:
+        out.append("  none")
+    out += ["", "Refused and failed attempts"]
+    for record in report.failures[:max_failures]:
+        peer, outcome = record.get("peer", "?"), record.get("outcome", "?")
+        out.append(
+            f"  {record.get('ts', '?')}  {peer:<22}{outcome:<10}"
+            f"{record.get('ja4') or '-':<38}{record.get('error', '')}"
+        )
+    if len(report.failures) > max_failures:
+        out.append(f"  ... and {len(report.failures) - max_failures} more (--json lists all)")
+    if not report.failures:
+        out.append("  none")
+    return "\n".join(out)
+
+
+def legacy_summary(report: Report) -> str:
+    """The lines ``--fail-on-legacy`` prints: which clients still try TLS 1.1 or older."""
+    lines = ["legacy TLS: these clients offered at most TLS 1.1 or were refused:"]
+    for c in report.legacy_clients:
+        row = c.as_json()
+        lines.append(
+            f"  JA4 {c.ja4}, SNI {c.sni or '-'}: offered {', '.join(row['offered']) or '?'}, "
+            f"{c.count} attempt(s), last at {c.last}"
+        )
+    for record in report.legacy_without_hello:
+        lines.append(f"  {record.get('peer')}: {record.get('error')}")
+    return "\n".join(lines)

@@ -1,0 +1,35 @@
+"""What each live TLS connection negotiated, for the handlers to stamp on its requests."""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    conn_id: int
+    peer: str
+    tls_version: str | None
+    cipher: str | None
+    sni: str | None
+    alpn: str | None
+    ja4: str | None = None
+
+
+class ConnectionRegistry:
+    """Finds the :class:`ConnectionInfo` of a live connection from its ``ssl_object``.
+
+    Keyed weakly (aiohttp's request handler has ``__slots__``, so nothing can be
+    attached to it), so a closed connection's entry disappears with it.
+    """
+
+    def __init__(self) -> None:
+        self._by_ssl: weakref.WeakKeyDictionary[Any, ConnectionInfo] = weakref.WeakKeyDictionary()
+
+    def add(self, ssl_object: Any, info: ConnectionInfo) -> None:
+        self._by_ssl[ssl_object] = info
+
+    def lookup(self, ssl_object: Any) -> ConnectionInfo | None:
+        return self._by_ssl.get(ssl_object) if ssl_object is not None else None

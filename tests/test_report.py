@@ -1,0 +1,142 @@
+"""``mockgun handshakes``: the report after a run, and the CI gate on legacy TLS."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import MockgunProcess
+
+from mockgun.cli import main
+
+
+def tls_attempt(server: MockgunProcess, version: ssl.TLSVersion, sni: str = "localhost") -> None:
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    ctx.minimum_version = ctx.maximum_version = version
+    if version < ssl.TLSVersion.TLSv1_2:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        try:
+            ctx.wrap_socket(sock, server_hostname=sni).close()
+        except ssl.SSLError:
+            assert version < ssl.TLSVersion.TLSv1_2
+
+
+def report(log: Path, *flags: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["handshakes", str(log), *flags])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_fail_on_legacy_after_a_tls11_attempt(
+    spawn: Callable[..., MockgunProcess], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = spawn()
+    tls_attempt(server, ssl.TLSVersion.TLSv1_3)
+    tls_attempt(server, ssl.TLSVersion.TLSv1_1, sni="old-client.test")
+    tls_attempt(server, ssl.TLSVersion.TLSv1_2)
+    server.wait_handshakes(3)
+
+    code, out, err = report(server.log_path, "--fail-on-legacy", capsys=capsys)
+    assert code == 1
+    assert "legacy TLS" in err and "old-client.test" in err and "TLSv1.1" in err
+    assert "rejected" in out and "client offered at most TLSv1.1" in out
+
+    code, out, _ = report(server.log_path, "--json", capsys=capsys)
+    assert code == 0  # without --fail-on-legacy the report only reports
+    data = json.loads(out)
+    assert data["attempts"] == 3
+    assert data["outcomes"] == {"ok": 2, "rejected": 1}
+    assert {(n["tls_version"], n["count"]) for n in data["negotiated"]} == {
+        ("TLSv1.3", 1), ("TLSv1.2", 1),
+    }  # fmt: skip
+    assert data["legacy_found"] is True
+    [legacy] = data["legacy_clients"]
+    assert legacy["sni"] == "old-client.test" and legacy["offered"] == ["TLSv1.1"]
+    assert legacy["got"] == [] and legacy["count"] == 1
+    assert [f["outcome"] for f in data["failures"]] == ["rejected"]
+
+
+def test_only_modern_clients_pass_the_gate(
+    spawn: Callable[..., MockgunProcess], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = spawn()
+    for _ in range(2):
+        tls_attempt(server, ssl.TLSVersion.TLSv1_2)
+    tls_attempt(server, ssl.TLSVersion.TLSv1_3)
+    server.wait_handshakes(3)
+    code, out, err = report(server.log_path, "--fail-on-legacy", capsys=capsys)
+    assert (code, err) == (0, "")
+    assert "Clients (JA4 + SNI)" in out
+    data = json.loads(report(server.log_path, "--json", capsys=capsys)[1])
+    # Two distinct clients (a 1.2-only and a 1.3-only context fingerprint differently).
+    assert sorted(c["count"] for c in data["clients"]) == [1, 2]
+    assert all(c["sni"] == "localhost" and not c["legacy"] for c in data["clients"])
+
+
+def test_health_checks_are_left_out(
+    spawn: Callable[..., MockgunProcess], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = spawn()
+    url = f"{server.base_url}/mockgun/health"
+    assert main(["healthcheck", "--url", url, "--ca", str(server.ca_file)]) == 0
+    assert capsys.readouterr().out.startswith(f"healthy: {url} is healthy (TLSv1.3")
+    tls_attempt(server, ssl.TLSVersion.TLSv1_3)
+    lines = server.wait_handshakes(2)
+    assert lines[0]["healthcheck"] is True and "healthcheck" not in lines[1]
+    data = json.loads(report(server.log_path, "--json", capsys=capsys)[1])
+    assert (data["attempts"], data["healthchecks_left_out"]) == (1, 1)
+
+
+def test_reads_a_log_cut_off_by_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "crashed.jsonl"
+    ok = {
+        "ts": "2026-01-01T00:00:00.000Z", "conn_id": 1, "peer": "127.0.0.1:1", "outcome": "ok",
+        "tls_version": "TLSv1.2", "cipher": "ECDHE-ECDSA-AES128-GCM-SHA256", "ja4": "t12i",
+        "client_max_version": "TLSv1.2",
+    }  # fmt: skip
+    log.write_text(json.dumps(ok) + "\nnot json at all\n" + json.dumps(ok)[:30])
+    code, out, _ = report(log, "--json", "--fail-on-legacy", capsys=capsys)
+    data = json.loads(out)
+    assert code == 0
+    assert (data["attempts"], data["malformed_lines"], data["cut_off_tail"]) == (1, 1, True)
+    code, out, _ = report(log, capsys=capsys)
+    assert "the last line is incomplete" in out and "1 unreadable lines skipped" in out
+
+
+def test_missing_log_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = report(tmp_path / "nope.jsonl", capsys=capsys)
+    assert code == 1 and "cannot read" in err and "Traceback" not in err
+
+
+def test_healthcheck_fails_with_one_line_saying_why(
+    mockgun_server: MockgunProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mockgun.certs import ensure_certs
+
+    other_ca = ensure_certs(tmp_path / "other").paths.ca_cert
+    url = f"{mockgun_server.base_url}/mockgun/health"
+    assert main(["healthcheck", "--url", url, "--ca", str(other_ca)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("unhealthy: ") and "CERTIFICATE_VERIFY_FAILED" in out
+    assert len(out.strip().splitlines()) == 1
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    assert (
+        main(
+            [
+                "healthcheck",
+                "--url",
+                f"https://127.0.0.1:{port}/",
+                "--ca",
+                str(mockgun_server.ca_file),
+            ]
+        )
+        == 1
+    )
+    assert "refused" in capsys.readouterr().out.lower()
