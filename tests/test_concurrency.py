@@ -9,6 +9,7 @@ import ssl
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from conftest import MockgunProcess, wait_for
 from hellos import ja4_spec_hello
 
@@ -70,8 +71,11 @@ async def attempt(server: MockgunProcess, kind: str, contexts: dict[str, ssl.SSL
     return peer
 
 
-async def test_hundreds_of_mixed_clients_at_once(spawn: Callable[..., MockgunProcess]) -> None:
-    server = spawn("--handshake-timeout", "5")
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+async def test_hundreds_of_mixed_clients_at_once(
+    spawn: Callable[..., MockgunProcess], loop_name: str
+) -> None:
+    server = spawn("--handshake-timeout", "5", "--event-loop", loop_name)
     fds = lambda: len(os.listdir(f"/proc/{server.proc.pid}/fd"))  # noqa: E731
     await asyncio.to_thread(lambda: attempt_sync_warmup(server))
     baseline = fds()

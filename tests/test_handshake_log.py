@@ -23,10 +23,10 @@ OFFER = {"client_max_version", "client_versions", "client_ciphers", "client_alpn
 SUCCESS = {"tls_version", "cipher", "sni", "alpn", "resumed"}
 
 
-@pytest.fixture
-def server(spawn: Callable[..., MockgunProcess]) -> MockgunProcess:
-    """A server with a short handshake timeout, so timeouts show up quickly."""
-    return spawn("--handshake-timeout", "1")
+@pytest.fixture(params=["asyncio", "uvloop"])
+def server(spawn: Callable[..., MockgunProcess], request: pytest.FixtureRequest) -> MockgunProcess:
+    """A server with a short handshake timeout, on each event loop mockgun supports."""
+    return spawn("--handshake-timeout", "1", "--event-loop", request.param)
 
 
 def open_fds(server: MockgunProcess) -> int:
@@ -36,9 +36,17 @@ def open_fds(server: MockgunProcess) -> int:
 @pytest.fixture
 def fd_baseline(server: MockgunProcess) -> Iterator[None]:
     """Whatever a test's clients did, the server's descriptors return to where they were."""
-    with socket.create_connection(("127.0.0.1", server.port)) as warm:  # settle lazy fds
+    # Warm up first: the event loop opens some descriptors lazily, once (uvloop keeps one
+    # extra after its first TLS connection).
+    with socket.create_connection(("127.0.0.1", server.port)) as warm:
         warm.sendall(b"GET / HTTP/1.0\r\n\r\n")
         warm.recv(4096)
+    with (
+        raw(server) as sock,
+        server.client_context().wrap_socket(sock, server_hostname="localhost"),
+    ):
+        pass
+    server.wait_handshakes(2)
     before = open_fds(server)
     yield
     wait_for(lambda: open_fds(server) <= before, what=f"fds back to {before}")
@@ -128,6 +136,7 @@ def test_garbage_is_not_tls_and_closed(server: MockgunProcess, fd_baseline: None
         sock.sendall(b"\x00\x01\x02garbage\xff" * 10)
         assert recv_all(sock) == b""
     line = line_for(server, name)
+    assert ALWAYS | {"error"} <= line.keys() and not (OFFER & line.keys())
     assert line["outcome"] == "not_tls" and "not TLS" in line["error"]
 
 
@@ -136,6 +145,7 @@ def test_silent_client_times_out(server: MockgunProcess, fd_baseline: None) -> N
         name = sock.getsockname()
         line = line_for(server, name)  # written when the 1 s deadline passes
         assert recv_all(sock) == b""  # and the server closed the connection
+    assert ALWAYS | {"error"} <= line.keys()
     assert line["outcome"] == "timeout" and "no complete ClientHello within 1s" in line["error"]
     assert line["duration_ms"] >= 1000
 
@@ -156,6 +166,7 @@ def test_partial_hello_then_fin_is_closed(server: MockgunProcess, fd_baseline: N
         sock.sendall(hello[:40])
         sock.shutdown(socket.SHUT_WR)
         line = line_for(server, name)
+    assert ALWAYS | {"error"} <= line.keys()
     assert line["outcome"] == "closed"
     assert line["error"] == "the client closed the connection in the middle of its ClientHello"
     assert line["duration_ms"] < 1000  # noticed at once, not at the timeout
@@ -206,7 +217,24 @@ def test_hello_dribbled_one_byte_at_a_time_succeeds(
     assert line["outcome"] == "ok" and line["client_sni"] == "localhost"
 
 
-def test_no_shared_cipher_is_failed_with_the_offer(server: MockgunProcess) -> None:
+def test_legacy_client_gets_an_alert_and_a_line_with_its_offer(
+    server: MockgunProcess, fd_baseline: None
+) -> None:
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with raw(server) as sock:
+        name = sock.getsockname()
+        with pytest.raises(ssl.SSLError, match="TLSV1_ALERT_PROTOCOL_VERSION"):
+            ctx.wrap_socket(sock, server_hostname="localhost")
+    line = line_for(server, name)
+    assert ALWAYS | OFFER | {"error"} <= line.keys() and not (SUCCESS & line.keys())
+    assert (line["outcome"], line["client_max_version"]) == ("rejected", "TLSv1.0")
+
+
+def test_no_shared_cipher_is_failed_with_the_offer(
+    server: MockgunProcess, fd_baseline: None
+) -> None:
     ctx = server.client_context(ssl.TLSVersion.TLSv1_2)
     ctx.set_ciphers("AES128-SHA")
     with raw(server) as sock:
@@ -214,6 +242,7 @@ def test_no_shared_cipher_is_failed_with_the_offer(server: MockgunProcess) -> No
         with pytest.raises(ssl.SSLError):
             ctx.wrap_socket(sock, server_hostname="localhost")
     line = line_for(server, name)
+    assert ALWAYS | OFFER | {"error"} <= line.keys() and not (SUCCESS & line.keys())
     assert line["outcome"] == "failed" and "no cipher in common" in line["error"]
     assert line["client_ciphers"][0] == "AES128-SHA"
 
@@ -293,9 +322,11 @@ def test_over_the_pending_cap_is_refused_and_logged(spawn: Callable[..., Mockgun
         line = line_for(server, name)
         assert line["outcome"] == "failed" and line["error"].startswith("overload")
     finally:
+        names = [sock.getsockname() for sock in silent]
         for sock in silent:
             sock.close()
-    # Once they leave, service resumes.
+    # Once they have left (and are logged as closed), service resumes.
+    assert {line_for(server, name)["outcome"] for name in names} == {"closed"}
     with (
         raw(server) as sock,
         server.client_context().wrap_socket(sock, server_hostname="localhost") as tls,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -106,6 +108,14 @@ from .options import certs_dir_option, env_option, hostname_option, parse_size, 
     help="Largest request body accepted (bytes, or with a KiB/MiB suffix); larger ones get 413.",
 )
 @env_option(
+    "--event-loop",
+    env="EVENT_LOOP",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default="auto",
+    show_default=True,
+    help="auto: uvloop when installed (pip install 'mockgun[uvloop]'), else asyncio.",
+)
+@env_option(
     "--shutdown-timeout",
     env="SHUTDOWN_TIMEOUT",
     type=click.FloatRange(min=0),
@@ -126,6 +136,7 @@ def serve_command(
     api_key: str | None,
     domains: tuple[str, ...],
     max_message_size: int,
+    event_loop: str,
     shutdown_timeout: float,
 ) -> None:
     """Serve Mailgun's /v3 messages API over TLS 1.2+ (certificates are made on first start)."""
@@ -145,9 +156,26 @@ def serve_command(
         shutdown_timeout=shutdown_timeout,
     )
     try:
-        asyncio.run(_run(config))
+        run_with_loop(_run(config), event_loop)
     except OSError as exc:
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def run_with_loop(main: Coroutine[Any, Any, None], choice: str) -> None:
+    """Run ``main`` on uvloop when asked for (or, with ``auto``, when installed)."""
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                main.close()
+                raise click.ClickException(
+                    "uvloop is not installed: pip install 'mockgun[uvloop]'"
+                ) from None
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
 
 
 async def _run(config: Config) -> None:

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import re
 import ssl
+import struct
 from dataclasses import dataclass
 
 #: A hello larger than this is refused as malformed (real ones stay under 2 KiB, or a few
@@ -43,6 +44,17 @@ EXT_SIGNATURE_ALGORITHMS = 0x000D
 EXT_ALPN = 0x0010
 EXT_SUPPORTED_VERSIONS = 0x002B
 
+_GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))
+_PARSED_EXTENSIONS = frozenset(
+    {
+        EXT_SNI,
+        EXT_GROUPS,
+        EXT_POINT_FORMATS,
+        EXT_SIGNATURE_ALGORITHMS,
+        EXT_ALPN,
+        EXT_SUPPORTED_VERSIONS,
+    }
+)
 _HTTP_METHOD = re.compile(rb"^[A-Z]{3,10} ")
 
 
@@ -146,16 +158,27 @@ class ClientHello:
         )
 
     def summary(self) -> dict[str, object]:
-        """The ``client_*`` keys of a handshake-log line."""
+        """The ``client_*`` keys of a handshake-log line (treat the lists as read-only)."""
         return {
             "client_max_version": version_name(self.max_version),
-            "client_versions": [version_name(v) for v in self.versions],
-            "client_ciphers": [cipher_name(c) for c in self.cipher_suites],
+            "client_versions": _version_names(self.versions),
+            "client_ciphers": _cipher_names(self.cipher_suites),
             "client_alpn": list(self.alpn),
             "client_sni": self.sni,
             "ja3": self.ja3,
             "ja4": self.ja4,
         }
+
+
+# A client sends the same offer on every connection: name it once.
+@functools.lru_cache(maxsize=1024)
+def _cipher_names(suites: tuple[int, ...]) -> list[str]:
+    return [cipher_name(c) for c in suites]
+
+
+@functools.lru_cache(maxsize=256)
+def _version_names(versions: tuple[int, ...]) -> list[str]:
+    return [version_name(v) for v in versions]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -243,7 +266,7 @@ def parse_client_hello(data: bytes) -> ClientHello:
     body, wire_length = _handshake_message(data)
     try:
         return _parse_hello_body(body, wire_length)
-    except (IndexError, ValueError, UnicodeDecodeError) as exc:
+    except (IndexError, ValueError, UnicodeDecodeError, struct.error) as exc:
         raise MalformedHello(f"malformed ClientHello: {exc}") from None
 
 
@@ -309,38 +332,57 @@ class _Reader:
         return _Reader(self.take(int.from_bytes(self.take(length_bytes), "big")))
 
     def u16_list(self) -> tuple[int, ...]:
-        raw = self.vector(2).data
-        if len(raw) % 2:
-            raise ValueError("odd-length list of 16-bit values")
-        return tuple(
-            v
-            for v in (int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2))
-            if not is_grease(v)
-        )
+        length = self.u16()
+        values = _u16s(self.data, self.pos, length)
+        self.take(length)
+        return values
 
     @property
     def left(self) -> int:
         return len(self.data) - self.pos
 
 
+def _u16s(buf: bytes, pos: int, length: int) -> tuple[int, ...]:
+    if length % 2:
+        raise ValueError("odd-length list of 16-bit values")
+    values = struct.unpack_from(f">{length // 2}H", buf, pos)
+    return tuple([v for v in values if v not in _GREASE])
+
+
 def _parse_hello_body(body: bytes, wire_length: int) -> ClientHello:
-    r = _Reader(body)
-    legacy_version = r.u16()
-    r.take(32)  # random
-    r.vector(1)  # legacy_session_id
-    ciphers = r.u16_list()
-    r.vector(1)  # compression methods
+    # Offsets instead of a reader object: this runs once per connection, so it is kept lean.
+    # Reading past the end raises IndexError or struct.error, which the caller reports.
+    n = len(body)
+    legacy_version = (body[0] << 8) | body[1]
+    pos = 34 + 1 + body[34]  # version, random, legacy_session_id
+    cs_len = (body[pos] << 8) | body[pos + 1]
+    pos += 2
+    if pos + cs_len > n:
+        raise IndexError("cipher suites run past the end")
+    ciphers = _u16s(body, pos, cs_len)
+    pos += cs_len
+    pos += 1 + body[pos]  # compression methods
+    if pos > n:
+        raise IndexError("compression methods run past the end")
     fields: dict[str, object] = {}
     extensions: list[int] = []
-    if r.left:
-        ext_block = r.vector(2)
-        while ext_block.left:
-            ext_type = ext_block.u16()
-            ext = ext_block.vector(2)
-            if is_grease(ext_type):
-                continue
-            extensions.append(ext_type)
-            _parse_extension(ext_type, ext, fields)
+    if pos < n:
+        end = pos + 2 + ((body[pos] << 8) | body[pos + 1])
+        pos += 2
+        if end > n:
+            raise IndexError("extensions run past the end")
+        while pos < end:
+            if pos + 4 > end:
+                raise IndexError("truncated extension header")
+            ext_type = (body[pos] << 8) | body[pos + 1]
+            ext_end = pos + 4 + ((body[pos + 2] << 8) | body[pos + 3])
+            if ext_end > end:
+                raise IndexError("extension runs past the end")
+            if ext_type not in _GREASE:
+                extensions.append(ext_type)
+                if ext_type in _PARSED_EXTENSIONS:
+                    _parse_extension(ext_type, _Reader(body[pos + 4 : ext_end]), fields)
+            pos = ext_end
     return ClientHello(
         legacy_version=legacy_version,
         cipher_suites=ciphers,
@@ -361,11 +403,7 @@ def _parse_extension(ext_type: int, ext: _Reader, fields: dict[str, object]) -> 
                 break
     elif ext_type == EXT_SUPPORTED_VERSIONS:
         raw = ext.vector(1).data
-        fields["supported_versions"] = tuple(
-            v
-            for v in (int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw) - 1, 2))
-            if not is_grease(v)
-        )
+        fields["supported_versions"] = _u16s(raw, 0, len(raw) - len(raw) % 2)
     elif ext_type == EXT_GROUPS:
         fields["groups"] = ext.u16_list()
     elif ext_type == EXT_POINT_FORMATS:

@@ -12,18 +12,28 @@ import collections
 import contextlib
 import datetime as dt
 import json
+import os
 import sys
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 #: Records kept in memory for the inspection API; older ones are counted as evicted.
 DEFAULT_MEMORY = 100_000
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+_second_cache: list[Any] = [-1, ""]
 
 
 def rfc3339_now() -> str:
     """The current UTC time as RFC 3339 with milliseconds, e.g. ``2026-11-28T22:45:01.123Z``."""
-    return format_ts(dt.datetime.now(dt.timezone.utc))
+    now = time.time()
+    second = int(now)
+    if second != _second_cache[0]:  # strftime is slow; format each second once
+        _second_cache[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))]
+    return f"{_second_cache[1]}{int((now - second) * 1000):03d}Z"
 
 
 def format_ts(moment: dt.datetime) -> str:
@@ -47,9 +57,12 @@ class HandshakeLog:
         name: str,
         owns_stream: bool,
         memory: int = DEFAULT_MEMORY,
+        fd: int | None = None,
     ) -> None:
         self._stream = stream
         self._owns_stream = owns_stream
+        #: For files: an O_APPEND descriptor, so that each line is one write(2), whole.
+        self._fd = fd
         self.name = name
         self.records: collections.deque[dict[str, Any]] = collections.deque(maxlen=memory)
         #: Records that fell out of memory (they are still in the file).
@@ -65,24 +78,31 @@ class HandshakeLog:
         path = Path(target)
         if path.parent != Path():
             path.parent.mkdir(parents=True, exist_ok=True)
-        # buffering=1: line-buffered, so every newline reaches the file immediately.
-        stream = path.open("a", encoding="utf-8", buffering=1)
-        return cls(stream, name=str(path.resolve()), owns_stream=True, memory=memory)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        return cls(None, name=str(path.resolve()), owns_stream=True, memory=memory, fd=fd)
 
     @classmethod
     def in_memory(cls, memory: int = DEFAULT_MEMORY) -> HandshakeLog:
         return cls(None, name="(memory)", owns_stream=False, memory=memory)
 
-    def write(self, record: Mapping[str, Any]) -> None:
+    def write(self, record: dict[str, Any]) -> None:
+        """Keep ``record`` (the caller must not change it afterwards) and append its line."""
         if len(self.records) == self.records.maxlen:
             self.evicted += 1
-        self.records.append(dict(record))
-        if self._stream is None:
+        self.records.append(record)
+        if self._stream is None and self._fd is None:
             return
-        line = json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
+        line = _encode(record) + "\n"
         try:
-            self._stream.write(line)
-            self._stream.flush()
+            if self._fd is not None:
+                data = line.encode()
+                # Unbuffered: the line is in the file when this returns, so a crash loses none.
+                while data:
+                    data = data[os.write(self._fd, data) :]
+            else:
+                assert self._stream is not None
+                self._stream.write(line)
+                self._stream.flush()
         except (OSError, ValueError) as exc:  # ValueError: the stream was closed
             self.lost += 1
             if self.lost == 1:
@@ -118,6 +138,10 @@ class HandshakeLog:
         return out[:limit] if limit is not None else out
 
     def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
         if self._stream is None:
             return
         with contextlib.suppress(OSError, ValueError):
