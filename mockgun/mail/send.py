@@ -6,14 +6,13 @@ checked in the order a client most often trips over them.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import getaddresses
-from typing import Any
 
 from .form import FilePart, Form, FormError
+from .options import SendOptions, parse_options
 
 MAX_RECIPIENTS = 1000
 MAX_OPTIONS_BYTES = 16 * 1024
@@ -52,9 +51,19 @@ class SendRequest:
     subject: str | None = None
     text: str | None = None
     html: str | None = None
+    amp_html: str | None = None
+    options: SendOptions = field(default_factory=SendOptions)
     fields: tuple[tuple[str, str], ...] = ()
     files: tuple[FilePart, ...] = field(default=(), repr=False)
     mime: bytes | None = field(default=None, repr=False)
+
+    @property
+    def attachments(self) -> list[FilePart]:
+        return [p for p in self.files if p.field == "attachment"]
+
+    @property
+    def inline(self) -> list[FilePart]:
+        return [p for p in self.files if p.field == "inline"]
 
     @property
     def recipients(self) -> list[str]:
@@ -99,17 +108,6 @@ def _options_size(form: Form) -> int:
     )
 
 
-def _check_recipient_variables(raw: str | None) -> None:
-    if raw is None:
-        return
-    try:
-        parsed: Any = json.loads(raw)
-    except ValueError:
-        raise SendError(400, "'recipient-variables' parameter is not a valid JSON") from None
-    if not isinstance(parsed, dict):
-        raise SendError(400, "'recipient-variables' parameter is not a valid JSON")
-
-
 def validate_send(form: Form, domain: str) -> SendRequest:
     """Check a ``/v3/{domain}/messages`` form the way Mailgun does."""
     has_template = bool((form.get("template") or "").strip())
@@ -134,7 +132,7 @@ def validate_send(form: Form, domain: str) -> SendRequest:
         raise SendError(400, f"Too many recipients, max is {MAX_RECIPIENTS}")
     if _options_size(form) > MAX_OPTIONS_BYTES:
         raise SendError(400, OPTIONS_TOO_BIG)
-    _check_recipient_variables(form.get("recipient-variables"))
+    options = parse_options(form)
 
     return SendRequest(
         domain=domain,
@@ -146,6 +144,8 @@ def validate_send(form: Form, domain: str) -> SendRequest:
         subject=subject,
         text=form.get("text"),
         html=form.get("html"),
+        amp_html=form.get("amp-html"),
+        options=options,
         fields=tuple(form.fields),
         files=tuple(form.files),
     )
@@ -176,12 +176,14 @@ def validate_mime_send(form: Form, domain: str) -> SendRequest:
     if _options_size(form) > MAX_OPTIONS_BYTES:
         raise SendError(400, OPTIONS_TOO_BIG)
     headers = _mime_headers(mime)
+    options = parse_options(form)
     return SendRequest(
         domain=domain,
         endpoint="messages.mime",
         sender=headers.get("from"),
         to=to,
         subject=headers.get("subject"),
+        options=options,
         fields=tuple(form.fields),
         files=tuple(p for p in form.files if p.field != "message"),
         mime=mime,

@@ -1,0 +1,142 @@
+"""The RFC 5322 message Mailgun would deliver for a send, built with the standard library.
+
+Structure: ``multipart/mixed`` (attachments) around ``multipart/alternative``
+(text, html, amp-html), whose html part becomes ``multipart/related`` with the
+inline parts (each with ``Content-ID: <filename>``, so that HTML can say
+``cid:filename``) — each layer only when needed. Bcc never appears in the headers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mimetypes
+import re
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses
+from typing import Any
+
+from .form import FilePart
+from .send import Mailbox, SendRequest
+
+#: Headers mockgun writes itself; ``h:`` parameters with these names stay in the stored
+#: fields but do not replace them (the returned id must stay the Message-Id, for one).
+RESERVED_HEADERS = frozenset(
+    {
+        "from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version",
+        "content-type", "content-transfer-encoding", "content-disposition",
+    }
+)  # fmt: skip
+_RECIPIENT_VARIABLE = re.compile(r"%recipient\.([A-Za-z0-9_.-]+)%")
+
+
+def substitute(text: str | None, values: dict[str, Any] | None) -> str | None:
+    """In a batch, replace ``%recipient.key%`` with the recipient's value (unknown: empty)."""
+    if text is None or values is None or "%recipient." not in text:
+        return text
+    return _RECIPIENT_VARIABLE.sub(lambda m: _as_text(values.get(m.group(1), "")), text)
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _addresses(boxes: tuple[Mailbox, ...]) -> list[Address | str]:
+    out: list[Address | str] = []
+    for box in boxes:
+        try:
+            out.append(Address(display_name=box.name, addr_spec=box.address))
+        except (ValueError, IndexError):
+            out.append(box.address)
+    return out
+
+
+def render(
+    send: SendRequest,
+    message_id: str,
+    date: dt.datetime,
+    *,
+    recipient: Mailbox | None = None,
+) -> bytes:
+    """The message for ``send``; in a batch, the copy for ``recipient`` (who alone is in To)."""
+    values: dict[str, Any] | None = None
+    if recipient is not None and send.options.recipient_variables is not None:
+        values = send.options.recipient_variables.get(recipient.address, {})
+    msg = EmailMessage(policy=policy.SMTP)
+    if send.sender:
+        sender = getaddresses([send.sender])
+        msg["From"] = _addresses(tuple(Mailbox(n, a) for n, a in sender)) if sender else send.sender
+    msg["To"] = _addresses((recipient,) if recipient is not None else send.to)
+    if send.cc:
+        msg["Cc"] = _addresses(send.cc)
+    msg["Subject"] = substitute(send.subject, values) or ""
+    msg["Date"] = format_datetime(date)
+    msg["Message-Id"] = message_id
+    for name, value in send.options.headers:
+        if name.lower() not in RESERVED_HEADERS:
+            msg[name] = substitute(value, values) or ""
+    for tag in send.options.tags:
+        msg["X-Mailgun-Tag"] = tag
+    if send.options.variables:
+        msg["X-Mailgun-Variables"] = json.dumps(send.options.variables)
+    if send.options.template:
+        msg["X-Mailgun-Template-Name"] = send.options.template
+    _set_body(msg, send, values)
+    _add_inline(msg, send.inline)
+    for part in send.attachments:
+        maintype, subtype = _split_type(part)
+        msg.add_attachment(part.data, maintype=maintype, subtype=subtype, filename=part.filename)
+    return msg.as_bytes()
+
+
+def _set_body(msg: EmailMessage, send: SendRequest, values: dict[str, Any] | None) -> None:
+    text = substitute(send.text, values)
+    html = substitute(send.html, values)
+    amp = substitute(send.amp_html, values)
+    if not (text or html or amp):
+        template = send.options.template or "?"
+        variables = json.dumps(send.options.template_variables or {})
+        text = (
+            f"[mockgun: Mailgun would render the stored template '{template}' here; "
+            f"t:variables: {variables}]\n"
+        )
+    if text:
+        msg.set_content(text)
+    if html:
+        if text:
+            msg.add_alternative(html, subtype="html")
+        else:
+            msg.set_content(html, subtype="html")
+    if amp:
+        if text or html:
+            msg.add_alternative(amp, subtype="x-amp-html")
+        else:
+            msg.set_content(amp, subtype="x-amp-html")
+
+
+def _add_inline(msg: EmailMessage, parts: list[FilePart]) -> None:
+    if not parts:
+        return
+    html = msg.get_body(preferencelist=("html",))
+    for part in parts:
+        maintype, subtype = _split_type(part)
+        if isinstance(html, EmailMessage):
+            html.add_related(
+                part.data, maintype=maintype, subtype=subtype, cid=f"<{part.filename}>",
+                filename=part.filename, disposition="inline",
+            )  # fmt: skip
+        else:  # no HTML to relate to: still delivered, as an inline attachment
+            msg.add_attachment(
+                part.data, maintype=maintype, subtype=subtype, cid=f"<{part.filename}>",
+                filename=part.filename, disposition="inline",
+            )  # fmt: skip
+
+
+def _split_type(part: FilePart) -> tuple[str, str]:
+    content_type = part.content_type.split(";")[0].strip().lower()
+    if "/" not in content_type:
+        content_type = mimetypes.guess_type(part.filename)[0] or "application/octet-stream"
+    maintype, _, subtype = content_type.partition("/")
+    return maintype or "application", subtype or "octet-stream"
