@@ -30,6 +30,10 @@ class Config:
     #: When non-empty, sends to any other domain get Mailgun's ``Domain not found``.
     domains: frozenset[str] = frozenset()
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    #: Whether accepted messages get ``delivered`` events (test-mode messages never do).
+    deliver: bool = True
+    #: Keep at most this many messages (oldest evicted, and counted); None: no limit.
+    max_messages: int | None = None
     #: Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
     shutdown_timeout: float = 1.5
     #: Seconds from accept to a finished handshake (peeking at the hello included).

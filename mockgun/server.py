@@ -71,7 +71,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
     )
     log = HandshakeLog.open(config.handshake_log)
     connections = ConnectionRegistry()
-    store = MessageStore()
+    store = MessageStore(deliver=config.deliver, max_messages=config.max_messages)
     app = create_app(config, store=store, connections=connections, handshakes=log)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout

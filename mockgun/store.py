@@ -1,16 +1,20 @@
-"""The message store: every accepted send, kept in memory, in arrival order."""
+"""The message store: every accepted send, kept in memory in arrival order, with its events."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import itertools
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .mail.send import SendRequest
+from .events import EventLog, event_id
+from .mail import mime
+from .mail.send import Mailbox, SendRequest
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class TransportInfo:
     conn_id: int | None = None
     tls_version: str | None = None
     cipher: str | None = None
+    peer_ip: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"conn_id": self.conn_id, "version": self.tls_version, "cipher": self.cipher}
@@ -28,9 +33,14 @@ class TransportInfo:
 @dataclass(frozen=True)
 class StoredMessage:
     id: str  # with angle brackets, as returned to the client
+    key: str  # the storage key in events' storage.url
     received_at: float
     request: SendRequest = field(repr=False)
     transport: TransportInfo = TransportInfo()
+    #: The message as Mailgun would deliver it (for messages.mime: the upload, byte for byte).
+    mime: bytes = field(default=b"", repr=False)
+    #: Batch sends (recipient-variables): one copy per ``to`` recipient.
+    copies: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
     @property
     def domain(self) -> str:
@@ -40,10 +50,25 @@ class StoredMessage:
     def bare_id(self) -> str:
         return self.id.strip("<>")
 
-    def matches(self, *, domain: str | None = None, to: str | None = None) -> bool:
+    def matches(
+        self,
+        *,
+        domain: str | None = None,
+        to: str | None = None,
+        sender: str | None = None,
+        subject: str | None = None,
+        tag: str | None = None,
+    ) -> bool:
+        req = self.request
         if domain is not None and self.domain.lower() != domain.lower():
             return False
-        return to is None or to.lower() in (r.lower() for r in self.request.recipients)
+        if to is not None and to.lower() not in (r.lower() for r in req.recipients):
+            return False
+        if sender is not None and sender.lower() not in (req.sender or "").lower():
+            return False
+        if subject is not None and subject.lower() not in (req.subject or "").lower():
+            return False
+        return tag is None or tag.lower() in (t.lower() for t in req.options.tags)
 
     def as_json(self, *, with_content: bool = False) -> dict[str, Any]:
         req = self.request
@@ -52,9 +77,10 @@ class StoredMessage:
             fields.setdefault(name, []).append(value)
         out: dict[str, Any] = {
             "id": self.id,
+            "storage_key": self.key,
             "domain": req.domain,
             "endpoint": req.endpoint,
-            "received_at": _rfc3339(self.received_at),
+            "received_at": rfc3339(self.received_at),
             "from": req.sender,
             "to": [box.as_json() for box in req.to],
             "cc": [box.as_json() for box in req.cc],
@@ -63,6 +89,9 @@ class StoredMessage:
             "subject": req.subject,
             "text": req.text,
             "html": req.html,
+            "tags": list(req.options.tags),
+            "user_variables": req.options.variables,
+            "test_mode": req.options.testmode,
             "fields": fields,
             "attachments": [
                 {
@@ -75,20 +104,31 @@ class StoredMessage:
                 for part in req.files
             ],
             "tls": self.transport.as_json(),
+            "mime_size": len(self.mime),
         }
-        if req.mime is not None:
-            out["mime_size"] = len(req.mime)
-            if with_content:
-                out["mime"] = req.mime.decode("utf-8", errors="replace")
+        if with_content:
+            out["mime"] = self.mime.decode("utf-8", errors="replace")
+            if self.copies:
+                out["copies"] = [
+                    {"recipient": r, "mime": m.decode("utf-8", errors="replace")}
+                    for r, m in self.copies
+                ]
         return out
 
 
 class MessageStore:
-    """In-memory and unbounded for now; everything lives for the life of the process."""
+    """In memory for the life of the process. With ``max_messages``, the oldest are evicted
+    (and counted: nothing disappears silently)."""
 
-    def __init__(self) -> None:
-        self._messages: dict[str, StoredMessage] = {}
+    def __init__(self, *, deliver: bool = True, max_messages: int | None = None) -> None:
+        self._messages: OrderedDict[str, StoredMessage] = OrderedDict()
+        self._by_key: dict[str, str] = {}
         self._seq = itertools.count(1)
+        self.deliver = deliver
+        self.max_messages = max_messages
+        self.evicted = 0
+        self.events = EventLog()
+        self._waiters: set[asyncio.Future[None]] = set()
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -98,30 +138,200 @@ class MessageStore:
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
         return f"<{stamp}.{next(self._seq)}.{secrets.token_hex(8).upper()}@{domain}>"
 
-    def add(self, request: SendRequest, transport: TransportInfo) -> StoredMessage:
+    def add(
+        self, request: SendRequest, transport: TransportInfo = TransportInfo()
+    ) -> StoredMessage:
+        message_id = self.new_id(request.domain)
+        now = time.time()
+        date = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        copies: tuple[tuple[str, bytes], ...] = ()
+        if request.mime is not None:
+            body = request.mime
+        elif request.options.recipient_variables is not None:
+            copies = tuple(
+                (box.address, mime.render(request, message_id, date, recipient=box))
+                for box in request.to
+            )
+            body = copies[0][1] if copies else mime.render(request, message_id, date)
+        else:
+            body = mime.render(request, message_id, date)
         message = StoredMessage(
-            id=self.new_id(request.domain),
-            received_at=time.time(),
+            id=message_id,
+            key=base64.urlsafe_b64encode(secrets.token_bytes(18)).decode(),
+            received_at=now,
             request=request,
             transport=transport,
+            mime=body,
+            copies=copies,
         )
         self._messages[message.bare_id] = message
+        self._by_key[message.key] = message.bare_id
+        self.events.add(request.domain, self._events_for(message))
+        while self.max_messages is not None and len(self._messages) > self.max_messages:
+            _, old = self._messages.popitem(last=False)
+            self._by_key.pop(old.key, None)
+            self.evicted += 1
+        for waiter in list(self._waiters):
+            if not waiter.done():
+                waiter.set_result(None)
         return message
 
     def get(self, message_id: str) -> StoredMessage | None:
         return self._messages.get(message_id.strip().strip("<>"))
 
-    def find(self, *, domain: str | None = None, to: str | None = None) -> list[StoredMessage]:
-        """Oldest first."""
-        return [m for m in self._messages.values() if m.matches(domain=domain, to=to)]
+    def by_key(self, key: str) -> StoredMessage | None:
+        bare = self._by_key.get(key)
+        return self._messages.get(bare) if bare else None
+
+    def find(self, *, since: str | None = None, **filters: str | None) -> list[StoredMessage]:
+        """Oldest first. ``since``: a message id (messages after it) or an RFC 3339 time."""
+        messages = list(self._messages.values())
+        if since:
+            messages = _after(messages, since)
+        return [m for m in messages if m.matches(**filters)]
+
+    def domains(self) -> list[str]:
+        return sorted({m.domain.lower() for m in self._messages.values()})
 
     def clear(self) -> int:
         count = len(self._messages)
         self._messages.clear()
+        self._by_key.clear()
         return count
 
+    async def wait_for(self, timeout: float, **filters: str | None) -> StoredMessage | None:
+        """The first message matching ``filters`` that is here or arrives within ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seen = 0
+        while True:
+            messages = list(self._messages.values())
+            for message in messages[seen:]:
+                if message.matches(**filters):
+                    return message
+            seen = len(messages)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.add(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except asyncio.TimeoutError:
+                return None
+            finally:
+                self._waiters.discard(waiter)
 
-def _rfc3339(ts: float) -> str:
+    def _events_for(self, message: StoredMessage) -> list[dict[str, Any]]:
+        req = message.request
+        sender = _address_of(req.sender)
+        headers = {
+            "to": ", ".join(_format(b) for b in req.to),
+            "message-id": message.bare_id,
+            "from": req.sender or "",
+            "subject": req.subject or "",
+        }
+        common: dict[str, Any] = {
+            "message": {
+                "headers": headers,
+                "attachments": [
+                    {"filename": p.filename, "content-type": p.content_type, "size": p.size}
+                    for p in req.attachments
+                ],
+                "recipients": req.recipients,
+                "size": len(message.mime),
+            },
+            "storage": {"key": message.key},
+            "campaigns": [],
+            "tags": list(req.options.tags),
+            "user-variables": dict(req.options.variables),
+        }
+        scheduled = req.options.deliverytime
+        if scheduled is not None:
+            common["message"]["scheduled-for"] = scheduled.timestamp()
+        deliver = self.deliver and not req.options.testmode
+        events: list[dict[str, Any]] = []
+        for recipient in req.recipients:
+            base = {
+                **common,
+                "recipient": recipient,
+                "recipient-domain": recipient.rpartition("@")[2],
+            }
+            events.append(
+                {
+                    "event": "accepted",
+                    "id": event_id(),
+                    "timestamp": message.received_at,
+                    "log-level": "info",
+                    "method": "HTTP",
+                    "originating-ip": message.transport.peer_ip,
+                    "envelope": {"sender": sender, "transport": "smtp", "targets": recipient},
+                    "flags": {"is-authenticated": True, "is-test-mode": req.options.testmode},
+                    **base,
+                }
+            )
+        for recipient, accepted in zip(req.recipients, list(events), strict=True):
+            if not deliver:
+                break
+            domain = recipient.rpartition("@")[2]
+            when = max(message.received_at + 0.001, scheduled.timestamp() if scheduled else 0)
+            events.append(
+                {
+                    **{k: v for k, v in accepted.items() if k not in ("method", "originating-ip")},
+                    "event": "delivered",
+                    "id": event_id(),
+                    "timestamp": when,
+                    "envelope": {
+                        "sender": sender,
+                        "transport": "smtp",
+                        "targets": recipient,
+                        "sending-ip": "127.0.0.1",
+                    },
+                    "flags": {
+                        "is-routed": False,
+                        "is-authenticated": True,
+                        "is-system-test": False,
+                        "is-test-mode": False,
+                    },
+                    "delivery-status": {
+                        "tls": True,
+                        "mx-host": f"mx.{domain}",
+                        "code": 250,
+                        "description": "",
+                        "session-seconds": 0.05,
+                        "utf8": True,
+                        "attempt-no": 1,
+                        "message": "OK",
+                        "certificate-verified": True,
+                    },
+                    "recipient-provider": "Other",
+                }
+            )
+        return events
+
+
+def _after(messages: list[StoredMessage], since: str) -> list[StoredMessage]:
+    ids = [m.bare_id for m in messages]
+    bare = since.strip().strip("<>")
+    if bare in ids:
+        return messages[ids.index(bare) + 1 :]
+    from .tls.handshake_log import parse_ts  # an RFC 3339 time; ValueError otherwise
+
+    cutoff = parse_ts(since).timestamp()
+    return [m for m in messages if m.received_at >= cutoff]
+
+
+def _format(box: Mailbox) -> str:
+    return f"{box.name} <{box.address}>" if box.name else box.address
+
+
+def _address_of(raw: str | None) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(raw or "")[1]
+
+
+def rfc3339(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds")
 
 

@@ -26,6 +26,7 @@ async def test_health_needs_no_auth(aiohttp_client: Callable[..., Awaitable[Clie
     assert resp.status == 200
     assert await resp.json() == {
         "status": "ok", "version": __version__, "tls": "TLS 1.2 only", "messages": 0,
+        "messages_evicted": 0,
     }  # fmt: skip
 
 

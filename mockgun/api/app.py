@@ -8,7 +8,7 @@ from ..config import Config
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog
-from . import inspect, messages
+from . import domains, events, inspect, messages, stored
 from .errors import error_middleware, not_emulated
 from .inflight import InFlight
 from .keys import CONFIG, CONNECTIONS, HANDSHAKES, INFLIGHT, STORE
@@ -35,10 +35,14 @@ def create_app(
     )
     app[INFLIGHT] = inflight
     app[CONFIG] = config
-    app[STORE] = store if store is not None else MessageStore()
+    app[STORE] = (
+        store
+        if store is not None
+        else MessageStore(deliver=config.deliver, max_messages=config.max_messages)
+    )
     app[CONNECTIONS] = connections if connections is not None else ConnectionRegistry()
     app[HANDSHAKES] = handshakes if handshakes is not None else HandshakeLog.in_memory()
-    app.add_routes(messages.routes)
-    app.add_routes(inspect.routes)
+    for module in (messages, events, stored, domains, inspect):
+        app.add_routes(module.routes)
     app.router.add_route("*", "/{tail:.*}", _unknown)
     return app

@@ -25,7 +25,8 @@ def not_emulated(request: web.Request) -> web.Response:
     return json_error(
         404,
         f"mockgun does not emulate {request.method} {request.path}: it serves "
-        "POST /v3/{domain}/messages, POST /v3/{domain}/messages.mime and /mockgun/*",
+        "POST /v3/{domain}/messages(.mime), GET /v3/{domain}/events, "
+        "/v3/domains/{domain}/messages/{key}, GET /v3/domains and /mockgun/*",
     )
 
 

@@ -21,22 +21,63 @@ async def health(request: web.Request) -> web.Response:
             "version": __version__,
             "tls": version_label(config.tls_max),
             "messages": len(request.app[STORE]),
+            "messages_evicted": request.app[STORE].evicted,
         }
     )
 
 
+_FILTERS = {"domain": "domain", "to": "to", "from": "sender", "subject": "subject", "tag": "tag"}
+
+
+def _filters(request: web.Request) -> dict[str, str | None]:
+    return {arg: request.query.get(name) for name, arg in _FILTERS.items()}
+
+
 @routes.get("/mockgun/messages")
 async def list_messages(request: web.Request) -> web.Response:
-    found = request.app[STORE].find(domain=request.query.get("domain"), to=request.query.get("to"))
-    return web.json_response({"items": [m.as_json() for m in found], "total": len(found)})
+    """Oldest first; filters ``domain``, ``to``, ``from``, ``subject``, ``tag``, ``since``."""
+    store = request.app[STORE]
+    try:
+        found = store.find(since=request.query.get("since"), **_filters(request))
+    except ValueError:
+        return json_error(400, "since must be a message id or an RFC 3339 time")
+    return web.json_response(
+        {"items": [m.as_json() for m in found], "total": len(found), "evicted": store.evicted}
+    )
+
+
+@routes.get("/mockgun/messages/wait")
+async def wait_for_message(request: web.Request) -> web.Response:
+    """Answer as soon as a matching message is stored (or is already), else 408 at ``timeout``."""
+    try:
+        timeout = float(request.query.get("timeout", "10"))
+        if not 0 <= timeout <= 300:
+            raise ValueError
+    except ValueError:
+        return json_error(400, "timeout must be a number of seconds from 0 to 300")
+    message = await request.app[STORE].wait_for(timeout, **_filters(request))
+    if message is None:
+        return json_error(408, f"no matching message within {timeout:g}s")
+    return web.json_response(message.as_json(with_content=True))
+
+
+@routes.get("/mockgun/messages/{id}.eml")
+async def get_message_eml(request: web.Request) -> web.Response:
+    message = request.app[STORE].get(request.match_info["id"])
+    if message is None:
+        return json_error(404, "Message not found")
+    return web.Response(body=message.mime, content_type="message/rfc822")
 
 
 @routes.get("/mockgun/messages/{id}")
 async def get_message(request: web.Request) -> web.Response:
-    message = request.app[STORE].get(request.match_info["id"])
+    store = request.app[STORE]
+    message = store.get(request.match_info["id"])
     if message is None:
         return json_error(404, "Message not found")
-    return web.json_response(message.as_json(with_content=True))
+    out = message.as_json(with_content=True)
+    out["events"] = store.events.for_message(message.bare_id)
+    return web.json_response(out)
 
 
 @routes.delete("/mockgun/messages")

@@ -46,11 +46,12 @@ async def _send(request: web.Request, validate: Callable[[Form, str], SendReques
 
 def transport_of(request: web.Request) -> TransportInfo:
     """The TLS version and cipher of the connection this request came on."""
+    peer = request.remote
     ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
     if ssl_object is None:
-        return TransportInfo()
+        return TransportInfo(peer_ip=peer)
     info = request.app[CONNECTIONS].lookup(ssl_object)
     if info is not None:
-        return TransportInfo(info.conn_id, info.tls_version, info.cipher)
+        return TransportInfo(info.conn_id, info.tls_version, info.cipher, peer)
     cipher = ssl_object.cipher()
-    return TransportInfo(None, ssl_object.version(), cipher[0] if cipher else None)
+    return TransportInfo(None, ssl_object.version(), cipher[0] if cipher else None, peer)

@@ -108,6 +108,20 @@ from .options import certs_dir_option, env_option, hostname_option, parse_size, 
     help="Largest request body accepted (bytes, or with a KiB/MiB suffix); larger ones get 413.",
 )
 @env_option(
+    "--deliver/--no-deliver",
+    env="DELIVER",
+    default=True,
+    show_default=True,
+    help="Whether accepted messages get 'delivered' events (test-mode ones never do).",
+)
+@env_option(
+    "--max-messages",
+    env="MAX_MESSAGES",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep at most this many messages; older ones are evicted and counted. Default: all.",
+)
+@env_option(
     "--event-loop",
     env="EVENT_LOOP",
     type=click.Choice(["auto", "asyncio", "uvloop"]),
@@ -136,6 +150,8 @@ def serve_command(
     api_key: str | None,
     domains: tuple[str, ...],
     max_message_size: int,
+    deliver: bool,
+    max_messages: int | None,
     event_loop: str,
     shutdown_timeout: float,
 ) -> None:
@@ -153,6 +169,8 @@ def serve_command(
         api_key=api_key or None,
         domains=frozenset(d.lower() for d in split_names(domains)),
         max_message_size=max_message_size,
+        deliver=deliver,
+        max_messages=max_messages,
         shutdown_timeout=shutdown_timeout,
     )
     try:

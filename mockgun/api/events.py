@@ -1,0 +1,110 @@
+"""``GET /v3/{domain}/events`` and its pages, ``GET /v3/{domain}/events/{page}``."""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from aiohttp import web
+
+from ..events import FILTERS, MAX_LIMIT, EventQuery, StoredEvent
+from .auth import require_auth
+from .errors import json_error
+from .keys import STORE
+from .urls import base_url
+
+routes = web.RouteTableDef()
+
+
+class QueryError(ValueError):
+    pass
+
+
+def _time(name: str, value: str | None) -> float | None:
+    """Epoch seconds or an RFC 2822 date, as Mailgun accepts for ``begin`` and ``end``."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        raise QueryError(f"'{name}' must be epoch seconds or an RFC 2822 date") from None
+
+
+def _query(request: web.Request) -> EventQuery:
+    q = request.query
+    begin, end = _time("begin", q.get("begin")), _time("end", q.get("end"))
+    ascending_raw = q.get("ascending", "").strip().lower()
+    if ascending_raw not in ("", "yes", "no"):
+        raise QueryError("'ascending' must be yes or no")
+    if ascending_raw:
+        ascending = ascending_raw == "yes"
+        if begin is not None and end is not None and (begin < end) != ascending:
+            raise QueryError("'ascending' contradicts the order of 'begin' and 'end'")
+    elif begin is not None and end is not None:
+        ascending = begin < end
+    else:
+        # With only 'begin', the walk starts there and goes forward; with nothing, newest first.
+        ascending = begin is not None
+    try:
+        limit = int(q.get("limit", "100"))
+    except ValueError:
+        raise QueryError("'limit' must be a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"'limit' must be between 1 and {MAX_LIMIT}")
+    filters = tuple((name, value) for name in FILTERS for value in q.getall(name, []))
+    return EventQuery(filters=filters, begin=begin, end=end, ascending=ascending, limit=limit)
+
+
+def _page_url(request: web.Request, domain: str, query: EventQuery, page: str, seq: int) -> str:
+    return f"{base_url(request)}/v3/{domain}/events/{query.token(page, seq)}"
+
+
+def render_event(request: web.Request, domain: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An event as served: the storage URL is built from the request's own scheme and host."""
+    storage = data.get("storage")
+    if not storage:
+        return data
+    url = f"{base_url(request)}/v3/domains/{domain}/messages/{storage['key']}"
+    return {**data, "storage": {**storage, "url": url}}
+
+
+def _respond(request: web.Request, domain: str, query: EventQuery) -> web.Response:
+    events: list[StoredEvent] = request.app[STORE].events.page(domain, query)
+    edge = 0 if query.ascending else 2**62
+    first_seq = events[0].seq if events else (query.seq or edge)
+    last_seq = events[-1].seq if events else (query.seq or edge)
+    paging = {
+        "first": _page_url(request, domain, query, "first", 0),
+        "last": _page_url(request, domain, query, "last", 0),
+        "next": _page_url(request, domain, query, "after", last_seq),
+        "previous": _page_url(request, domain, query, "before", first_seq),
+    }
+    return web.json_response(
+        {"items": [render_event(request, domain, e.data) for e in events], "paging": paging}
+    )
+
+
+@routes.get("/v3/{domain}/events")
+async def list_events(request: web.Request) -> web.StreamResponse:
+    if (denied := require_auth(request)) is not None:
+        return denied
+    try:
+        query = _query(request)
+    except QueryError as exc:
+        return json_error(400, str(exc))
+    return _respond(request, request.match_info["domain"], query)
+
+
+@routes.get("/v3/{domain}/events/{page}")
+async def events_page(request: web.Request) -> web.StreamResponse:
+    if (denied := require_auth(request)) is not None:
+        return denied
+    try:
+        query = EventQuery.from_token(request.match_info["page"])
+    except ValueError:
+        return json_error(400, "invalid events page token")
+    return _respond(request, request.match_info["domain"], query)

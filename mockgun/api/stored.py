@@ -1,0 +1,174 @@
+"""Stored messages: ``GET/POST /v3/domains/{domain}/messages/{key}`` and their attachments."""
+
+from __future__ import annotations
+
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+from aiohttp import web
+
+from ..mail.form import FormError, read_form
+from ..mail.send import SendError, parse_mailboxes
+from ..store import StoredMessage
+from .auth import require_auth
+from .errors import json_error
+from .keys import CONFIG, STORE
+from .messages import QUEUED, transport_of
+from .urls import base_url
+
+routes = web.RouteTableDef()
+NOT_FOUND = "Message not found"
+
+
+def _parsed(message: StoredMessage) -> EmailMessage:
+    parsed = BytesParser(policy=policy.default).parsebytes(message.mime)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def _parts(msg: EmailMessage) -> list[EmailMessage]:
+    return [p for p in msg.walk() if isinstance(p, EmailMessage) and not p.is_multipart()]
+
+
+def _files(msg: EmailMessage, body_parts: set[int]) -> list[EmailMessage]:
+    return [p for p in _parts(msg) if id(p) not in body_parts]
+
+
+def _text(part: Any) -> str | None:
+    if not isinstance(part, EmailMessage):
+        return None
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError):
+        return None
+    return content if isinstance(content, str) else None
+
+
+def stored_json(request: web.Request, message: StoredMessage) -> dict[str, Any]:
+    """Mailgun's JSON for a stored message, from the stored MIME."""
+    msg = _parsed(message)
+    url = f"{base_url(request)}/v3/domains/{message.domain}/messages/{message.key}"
+    plain = msg.get_body(preferencelist=("plain",))
+    html = msg.get_body(preferencelist=("html",))
+    body_ids = {id(p) for p in (plain, html) if p is not None}
+    attachments = []
+    content_ids: dict[str, Any] = {}
+    for index, part in enumerate(_files(msg, body_ids)):
+        payload = part.get_payload(decode=True)
+        info = {
+            "size": len(payload) if isinstance(payload, bytes) else 0,
+            "url": f"{url}/attachments/{index}",
+            "name": part.get_filename() or f"part-{index}",
+            "content-type": part.get_content_type(),
+        }
+        if part["Content-ID"]:
+            content_ids[str(part["Content-ID"])] = info
+        else:
+            attachments.append(info)
+    text, html_text = _text(plain), _text(html)
+    out: dict[str, Any] = {
+        "recipients": ", ".join(message.request.recipients),
+        "sender": _sender(message),
+        "from": str(msg["From"] or ""),
+        "subject": str(msg["Subject"] or ""),
+        "body-plain": text or "",
+        "stripped-text": (text or "").strip(),
+        "stripped-signature": "",
+        "body-html": html_text or "",
+        "stripped-html": html_text or "",
+        "attachments": attachments,
+        "content-id-map": content_ids,
+        "message-headers": [[k, str(v)] for k, v in msg.items()],
+    }
+    for name in (
+        "From",
+        "Subject",
+        "X-Mailgun-Tag",
+        "X-Mailgun-Variables",
+        "X-Mailgun-Template-Name",
+    ):
+        if msg[name] is not None:
+            out[name] = str(msg[name])
+    return out
+
+
+def _sender(message: StoredMessage) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(message.request.sender or "")[1]
+
+
+def _lookup(request: web.Request) -> StoredMessage | web.Response:
+    """The stored message the URL names, or the 401/404 to answer instead."""
+    if (denied := require_auth(request)) is not None:
+        return denied
+    message = request.app[STORE].by_key(request.match_info["key"])
+    if message is None or message.domain.lower() != request.match_info["domain"].lower():
+        return json_error(404, NOT_FOUND)
+    return message
+
+
+@routes.get("/v3/domains/{domain}/messages/{key}")
+async def get_stored(request: web.Request) -> web.StreamResponse:
+    message = _lookup(request)
+    if isinstance(message, web.Response):
+        return message
+    if "message/rfc2822" in request.headers.get("Accept", ""):
+        msg = _parsed(message)
+        return web.json_response(
+            {
+                "recipients": ", ".join(message.request.recipients),
+                "sender": _sender(message),
+                "from": str(msg["From"] or ""),
+                "subject": str(msg["Subject"] or ""),
+                "body-mime": message.mime.decode("utf-8", errors="replace"),
+            }
+        )
+    return web.json_response(stored_json(request, message))
+
+
+@routes.get("/v3/domains/{domain}/messages/{key}/attachments/{index}")
+async def get_attachment(request: web.Request) -> web.StreamResponse:
+    message = _lookup(request)
+    if isinstance(message, web.Response):
+        return message
+    msg = _parsed(message)
+    body_ids = {id(p) for p in (msg.get_body(("plain",)), msg.get_body(("html",))) if p is not None}
+    files = _files(msg, body_ids)
+    try:
+        part = files[int(request.match_info["index"])]
+    except (ValueError, IndexError):
+        return json_error(404, "Attachment not found")
+    payload = part.get_payload(decode=True)
+    return web.Response(
+        body=payload if isinstance(payload, bytes) else b"",
+        content_type=part.get_content_type(),
+        headers={"Content-Disposition": f'attachment; filename="{part.get_filename() or "file"}"'},
+    )
+
+
+@routes.post("/v3/domains/{domain}/messages/{key}")
+async def resend(request: web.Request) -> web.StreamResponse:
+    """Send a stored message again to ``to``: a new message, with new events."""
+    message = _lookup(request)
+    if isinstance(message, web.Response):
+        return message
+    try:
+        form = await read_form(request, max_size=request.app[CONFIG].max_message_size)
+        values = [v for v in form.getall("to") if v.strip()]
+        if not values:
+            raise SendError(400, "to parameter is missing")
+        to = parse_mailboxes(values, "to")
+    except FormError as exc:
+        return json_error(exc.status, exc.message)
+    original = message.request
+    # The stored MIME goes out again as it is, to the new recipients.
+    again = type(original)(
+        domain=original.domain, endpoint="resend", sender=original.sender, to=to,
+        subject=original.subject, options=original.options, fields=tuple(form.fields),
+        mime=message.mime,
+    )  # fmt: skip
+    stored = request.app[STORE].add(again, transport_of(request))
+    return web.json_response({"id": stored.id, "message": QUEUED})
