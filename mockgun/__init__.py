@@ -6,6 +6,15 @@ __version__ = "0.1.0"
 
 from .api.app import create_app
 from .config import Config
+from .embedded import ThreadedServer, serve_in_thread
 from .server import Server, serve
 
-__all__ = ["Config", "Server", "__version__", "create_app", "serve"]
+__all__ = [
+    "Config",
+    "Server",
+    "ThreadedServer",
+    "__version__",
+    "create_app",
+    "serve",
+    "serve_in_thread",
+]

@@ -199,17 +199,19 @@ class MessageStore:
         self._by_key.clear()
         return count
 
-    async def wait_for(self, timeout: float, **filters: str | None) -> StoredMessage | None:
-        """The first message matching ``filters`` that is here or arrives within ``timeout``."""
+    async def wait_for(
+        self, timeout: float, *, since: str | None = None, **filters: str | None
+    ) -> StoredMessage | None:
+        """The first message matching ``filters`` (after ``since``, a message id or a time)
+        that is here or arrives within ``timeout``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        seen = 0
+        checked: set[str] = set()
         while True:
-            messages = list(self._messages.values())
-            for message in messages[seen:]:
-                if message.matches(**filters):
+            for message in self.find(since=since, **filters):
+                if message.bare_id not in checked:
                     return message
-            seen = len(messages)
+            checked.update(self._messages)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None

@@ -21,6 +21,8 @@ import pytest
 
 from mockgun.certs import CertPaths, ensure_certs
 
+pytest_plugins = ["pytester"]
+
 DEADLINE = 15.0  # seconds a server gets to come up; generous for a loaded 2-core CI machine
 _LISTENING = re.compile(r"listening on (https://\S+):(\d+) ")
 

@@ -55,7 +55,12 @@ async def wait_for_message(request: web.Request) -> web.Response:
             raise ValueError
     except ValueError:
         return json_error(400, "timeout must be a number of seconds from 0 to 300")
-    message = await request.app[STORE].wait_for(timeout, **_filters(request))
+    try:
+        message = await request.app[STORE].wait_for(
+            timeout, since=request.query.get("since"), **_filters(request)
+        )
+    except ValueError:
+        return json_error(400, "since must be a message id or an RFC 3339 time")
     if message is None:
         return json_error(408, f"no matching message within {timeout:g}s")
     return web.json_response(message.as_json(with_content=True))

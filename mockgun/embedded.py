@@ -1,0 +1,164 @@
+"""mockgun inside another program: a server on a background thread, for tests and scripts.
+
+    with mockgun.serve_in_thread() as server:
+        requests.post(f"{server.api_url}/example.com/messages", ..., verify=server.ca_file)
+        assert server.messages(to="a@example.com")
+
+Everything the thread's event loop owns (the store, the handshake records) is read
+on that loop, so the calling thread never races it; nothing here opens a
+connection of its own, so the handshake log shows only the caller's clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .config import Config
+from .server import Server, serve
+
+T = TypeVar("T")
+#: Sent as the key when the server accepts any: clients still need one.
+DEFAULT_TEST_KEY = "key-mockgun-test"
+
+
+class ThreadedServer:
+    """A running mockgun on a background thread, with thread-safe views of what it saw."""
+
+    def __init__(self, server: Server, loop: asyncio.AbstractEventLoop) -> None:
+        self.server = server
+        self._loop = loop
+
+    @property
+    def base_url(self) -> str:
+        """``https://127.0.0.1:PORT``: what the official SDKs and mailgun.js want."""
+        return self.server.base_url
+
+    @property
+    def api_url(self) -> str:
+        """``https://127.0.0.1:PORT/v3``: what django-anymail's ``MAILGUN_API_URL`` wants."""
+        return self.server.api_url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.server.ca_file)
+
+    @property
+    def api_key(self) -> str:
+        return self.server.config.api_key or DEFAULT_TEST_KEY
+
+    @property
+    def handshake_log(self) -> str:
+        return self.server.handshake_log.name
+
+    def env(self) -> dict[str, str]:
+        """Variables that point common clients at this server and make them trust its CA."""
+        return {
+            "SSL_CERT_FILE": self.ca_file,
+            "REQUESTS_CA_BUNDLE": self.ca_file,
+            "NODE_EXTRA_CA_CERTS": self.ca_file,
+            "MAILGUN_API_URL": self.api_url,
+            "MAILGUN_API_KEY": self.api_key,
+        }
+
+    def _call(self, func: Callable[[], T]) -> T:
+        async def run() -> T:
+            return func()
+
+        return self._run(run(), timeout=10)
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def messages(self, *, since: str | None = None, **filters: str | None) -> list[dict[str, Any]]:
+        """Stored messages, oldest first, as ``GET /mockgun/messages/{id}`` shows them.
+
+        Filters: ``domain``, ``to``, ``sender``, ``subject``, ``tag``; ``since`` a message id.
+        """
+        store = self.server.store
+        return self._call(
+            lambda: [m.as_json(with_content=True) for m in store.find(since=since, **filters)]
+        )
+
+    def handshakes(
+        self, *, outcome: str | None = None, since: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Handshake records, oldest first; ``since`` a conn_id or an RFC 3339 time."""
+        log = self.server.handshake_log
+        outcomes = [o for o in (outcome or "").split(",") if o]
+        return self._call(lambda: log.select(outcomes=outcomes, since=since))
+
+    def wait_for_message(
+        self, *, timeout: float = 10.0, since: str | None = None, **filters: str | None
+    ) -> dict[str, Any]:
+        """The first matching message (after ``since``), as soon as it arrives.
+
+        Raises TimeoutError when none arrives within ``timeout`` seconds.
+        """
+        store = self.server.store
+        message = self._run(store.wait_for(timeout, since=since, **filters), timeout + 5)
+        if message is None:
+            raise TimeoutError(f"no message matching {filters} within {timeout:g}s")
+        return message.as_json(with_content=True)
+
+    def clear(self) -> int:
+        return self._call(self.server.store.clear)
+
+
+@contextmanager
+def serve_in_thread(
+    config: Config | None = None, *, start_timeout: float = 30.0
+) -> Iterator[ThreadedServer]:
+    """Run mockgun on a thread until the ``with`` block ends.
+
+    Without a config: 127.0.0.1 on a free port, certificates and the handshake log in a
+    temporary folder that is removed afterwards.
+    """
+    with tempfile.TemporaryDirectory(prefix="mockgun-") as tmp:
+        if config is None:
+            config = Config(
+                port=0,
+                certs_dir=Path(tmp) / "certs",
+                handshake_log=str(Path(tmp) / "handshakes.jsonl"),
+            )
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        state: dict[str, Any] = {}
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            state["stop"] = stop
+            async with serve(config) as server:
+                state["server"] = server
+                ready.set()
+                await stop.wait()
+
+        def run() -> None:
+            try:
+                loop.run_until_complete(main())
+            except BaseException as exc:  # reported to the caller below
+                state["error"] = exc
+            finally:
+                ready.set()
+                loop.close()
+
+        thread = threading.Thread(target=run, name="mockgun", daemon=True)
+        thread.start()
+        if not ready.wait(start_timeout):
+            raise TimeoutError(f"mockgun did not start within {start_timeout:g}s")
+        if "error" in state:
+            raise RuntimeError(f"mockgun could not start: {state['error']}") from state["error"]
+        try:
+            yield ThreadedServer(state["server"], loop)
+        finally:
+            loop.call_soon_threadsafe(state["stop"].set)
+            thread.join(timeout=10)

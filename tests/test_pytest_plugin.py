@@ -1,0 +1,112 @@
+"""The ``mockgun`` fixture, as another project would use it (run by pytester in a subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from pathlib import Path
+
+import pytest
+
+USER_TESTS = """
+import requests
+from mailgun.client import Client
+
+SEND = {"from": "app@example.com", "text": "hello"}
+
+
+def test_official_sdk(mockgun, monkeypatch):
+    for name, value in mockgun.env().items():
+        monkeypatch.setenv(name, value)
+    client = Client(auth=("api", mockgun.api_key), api_url=mockgun.base_url)
+    resp = client.messages.create(
+        domain="example.com", data={**SEND, "to": "one@example.com", "subject": "first"}
+    )
+    assert resp.status_code == 200, resp.text
+    message = mockgun.wait_for_message(to="one@example.com", timeout=5)
+    assert message["subject"] == "first" and message["id"] == resp.json()["id"]
+    assert [m["subject"] for m in mockgun.messages()] == ["first"]
+    [handshake] = mockgun.handshakes()
+    assert handshake["outcome"] == "ok" and handshake["tls_version"] == EXPECTED_TLS
+
+
+def test_requests_sees_only_its_own_messages(mockgun):
+    resp = requests.post(
+        f"{mockgun.api_url}/example.com/messages",
+        auth=("api", mockgun.api_key),
+        data={**SEND, "to": "two@example.com", "subject": "second"},
+        verify=mockgun.ca_file,
+    )
+    assert resp.status_code == 200
+    assert [m["subject"] for m in mockgun.messages()] == ["second"]
+    assert len(mockgun.handshakes(outcome="ok")) == 1
+    with open("server-url.txt", "w") as out:
+        out.write(mockgun.base_url)
+
+
+def test_wait_times_out(mockgun):
+    import pytest
+    with pytest.raises(TimeoutError):
+        mockgun.wait_for_message(to="nobody@example.com", timeout=0.2)
+"""
+
+
+def run(pytester: pytest.Pytester, expected_tls: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_user=USER_TESTS.replace("EXPECTED_TLS", repr(expected_tls)))
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_fixture_works_with_no_setup_and_isolates_tests(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "TLSv1.3")
+    result.assert_outcomes(passed=3)
+    # The session's server stopped when the session ended.
+    url = (pytester.path / "server-url.txt").read_text()
+    port = int(url.rsplit(":", 1)[1])
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 2):
+        pass
+
+
+def test_tls_max_option(pytester: pytest.Pytester) -> None:
+    run(pytester, "TLSv1.2", "--mockgun-tls-max=1.2").assert_outcomes(passed=3)
+
+
+def test_tls_max_ini_setting(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmockgun_tls_max = 1.2\n")
+    run(pytester, "TLSv1.2").assert_outcomes(passed=3)
+
+
+def test_programmatic_use_without_pytest() -> None:
+    import requests
+
+    from mockgun import serve_in_thread
+
+    with serve_in_thread() as server:
+        resp = requests.post(
+            f"{server.api_url}/example.com/messages",
+            auth=("api", server.api_key),
+            data={"from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t"},
+            verify=server.ca_file,
+            timeout=10,
+        )
+        assert resp.status_code == 200
+        assert server.wait_for_message(to="b@example.com", timeout=5)["subject"] == "s"
+        assert [h["outcome"] for h in server.handshakes()] == ["ok"]
+        port = server.port
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 2):
+        pass
+
+
+async def test_async_with_form(tmp_path: Path) -> None:
+    from mockgun import Config, serve
+
+    config = Config(port=0, certs_dir=tmp_path, handshake_log=str(tmp_path / "log.jsonl"))
+    async with serve(config) as server:
+        ctx = ssl.create_default_context(cafile=str(server.ca_file))
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=ctx, server_hostname="localhost"
+        )
+        writer.write(b"GET /mockgun/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert (await reader.read()).startswith(b"HTTP/1.1 200")
+        writer.close()
+    assert [r["outcome"] for r in server.handshake_log.records] == ["ok"]
