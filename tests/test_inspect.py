@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -57,3 +58,17 @@ async def test_list_filter_get_and_clear(aiohttp_client: Callable[..., Awaitable
     cleared = await client.delete("/mockgun/messages")
     assert await cleared.json() == {"deleted": 3}
     assert await ids("") == []
+
+
+async def test_ca_certificate_is_served(
+    aiohttp_client: Callable[..., Awaitable[Client]], tmp_path: Path
+) -> None:
+    from mockgun.certs import ensure_certs
+
+    missing = await aiohttp_client(create_app(Config(certs_dir=tmp_path / "none")))
+    assert (await missing.get("/mockgun/ca.pem")).status == 404
+    paths = ensure_certs(tmp_path / "c").paths
+    client = await aiohttp_client(create_app(Config(certs_dir=paths.directory)))
+    resp = await client.get("/mockgun/ca.pem")
+    assert resp.status == 200 and await resp.read() == paths.ca_cert.read_bytes()
+    assert b"PRIVATE KEY" not in await resp.read()

@@ -107,3 +107,14 @@ async def list_handshakes(request: web.Request) -> web.Response:
     except ValueError:
         return json_error(400, "since must be an RFC 3339 time or a conn_id")
     return web.json_response({"items": items, "total": len(items), "evicted": log.evicted})
+
+
+@routes.get("/mockgun/ca.pem")
+async def ca_certificate(request: web.Request) -> web.Response:
+    """The CA certificate (public), for CI jobs that cannot share a volume with mockgun."""
+    path = request.app[CONFIG].certs_dir / "ca.pem"
+    try:
+        pem = path.read_bytes()
+    except OSError:
+        return json_error(404, "no CA certificate yet")
+    return web.Response(body=pem, content_type="application/x-pem-file")

@@ -39,6 +39,7 @@ def check(url: str, ca: Path, timeout: float) -> tuple[bool, str]:
         ctx = ssl.create_default_context(cafile=str(ca))
     except (OSError, ssl.SSLError) as exc:
         return False, f"cannot load the CA file {ca}: {exc}"
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_alpn_protocols([HEALTHCHECK_ALPN, "http/1.1"])
     conn = http.client.HTTPSConnection(
         parts.hostname, parts.port or 443, timeout=timeout, context=ctx
