@@ -18,10 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from mockgun.certs import CertPaths, ensure_certs
 
 pytest_plugins = ["pytester"]
+
+# HYPOTHESIS_PROFILE=long runs the property tests and fuzzers much longer than CI does.
+settings.register_profile("long", max_examples=20_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 DEADLINE = 15.0  # seconds a server gets to come up; generous for a loaded 2-core CI machine
 _LISTENING = re.compile(r"listening on (https://\S+):(\d+) ")

@@ -58,7 +58,7 @@ BAD_OPTIONS = [
     ({"h:Bad Name": "v"}, "Header name is not valid: 'Bad Name'"),
     (
         {"h:X-Inject": "a\r\nBcc: evil@example.com"},
-        "Header value of X-Inject must not contain line breaks",
+        "Header value of X-Inject must not contain line breaks or control characters",
     ),
     ({"t:variables": "[1, 2]"}, "'t:variables' parameter is not a valid JSON"),
     (

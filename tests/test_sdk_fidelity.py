@@ -33,7 +33,9 @@ def client(server: MockgunProcess) -> Any:
 
 
 def eml(server: MockgunProcess, message_id: str) -> EmailMessage:
-    resp = requests.get(f"{server.base_url}/mockgun/messages/{message_id}.eml", timeout=10)
+    resp = requests.get(
+        f"{server.base_url}/mockgun/messages/{message_id}.eml", auth=("api", KEY), timeout=10
+    )
     resp.raise_for_status()
     parsed = BytesParser(policy=policy.default).parsebytes(resp.content)
     assert isinstance(parsed, EmailMessage)
@@ -41,7 +43,8 @@ def eml(server: MockgunProcess, message_id: str) -> EmailMessage:
 
 
 def detail(server: MockgunProcess, message_id: str) -> dict[str, Any]:
-    return dict(requests.get(f"{server.base_url}/mockgun/messages/{message_id}", timeout=10).json())
+    url = f"{server.base_url}/mockgun/messages/{message_id}"
+    return dict(requests.get(url, auth=("api", KEY), timeout=10).json())
 
 
 def test_sdk_send_with_attachments_inline_tags_and_variables(
@@ -107,7 +110,9 @@ def test_sdk_mime_send(server: MockgunProcess, client: Any) -> None:
         domain="mg.example.com",
     )
     assert resp.status_code == 200, resp.text
-    raw = requests.get(f"{server.base_url}/mockgun/messages/{resp.json()['id']}.eml", timeout=10)
+    raw = requests.get(
+        f"{server.base_url}/mockgun/messages/{resp.json()['id']}.eml", auth=("api", KEY), timeout=10
+    )
     assert raw.content == mime  # kept byte for byte
 
 

@@ -9,13 +9,32 @@ from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog
 from . import domains, events, inspect, messages, stored
-from .errors import error_middleware, not_emulated
+from .auth import authorised
+from .errors import Handler, error_middleware, forbidden, not_emulated
 from .inflight import InFlight
 from .keys import CONFIG, CONNECTIONS, HANDSHAKES, INFLIGHT, STORE
 
 
 async def _unknown(request: web.Request) -> web.Response:
     return not_emulated(request)
+
+
+#: Inspection endpoints open to anyone: liveness, and the CA certificate (public anyway).
+_OPEN_INSPECTION = frozenset({"/mockgun/health", "/mockgun/ca.pem"})
+
+
+@web.middleware
+async def inspection_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With ``--api-key`` set, ``/mockgun/*`` needs that key too: messages are private data."""
+    config = request.app[CONFIG]
+    if (
+        config.api_key is not None
+        and request.path.startswith("/mockgun/")
+        and request.path not in _OPEN_INSPECTION
+        and not authorised(request, config.api_key)
+    ):
+        return forbidden()
+    return await handler(request)
 
 
 def create_app(
@@ -30,7 +49,7 @@ def create_app(
     inflight = InFlight()
     # The form reader enforces max_message_size itself; this covers request.read() elsewhere.
     app = web.Application(
-        middlewares=[inflight.middleware, error_middleware],
+        middlewares=[inflight.middleware, error_middleware, inspection_auth],
         client_max_size=config.max_message_size,
     )
     app[INFLIGHT] = inflight

@@ -22,6 +22,7 @@ async def health(request: web.Request) -> web.Response:
             "tls": version_label(config.tls_max),
             "messages": len(request.app[STORE]),
             "messages_evicted": request.app[STORE].evicted,
+            "handshake_log": request.app[HANDSHAKES].status(),
         }
     )
 

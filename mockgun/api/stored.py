@@ -142,11 +142,20 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
     except (ValueError, IndexError):
         return json_error(404, "Attachment not found")
     payload = part.get_payload(decode=True)
+    name = part.get_filename() or "attachment"
     return web.Response(
         body=payload if isinstance(payload, bytes) else b"",
         content_type=part.get_content_type(),
-        headers={"Content-Disposition": f'attachment; filename="{part.get_filename() or "file"}"'},
+        headers={"Content-Disposition": content_disposition(name)},
     )
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact one in RFC 5987 form."""
+    from urllib.parse import quote
+
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @routes.post("/v3/domains/{domain}/messages/{key}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 MAX_FIELDS = 20_000
 _CHUNK = 64 * 1024
@@ -44,6 +45,16 @@ class FilePart:
     @property
     def size(self) -> int:
         return len(self.data)
+
+    @property
+    def safe_filename(self) -> str:
+        """The name to put in headers: no directories, no control characters, never empty.
+
+        The name as sent stays in ``filename`` (and in the JSON that lists it).
+        """
+        base = re.split(r"[/\\]", self.filename)[-1]
+        cleaned = re.sub(r"[\x00-\x1f\x7f\"]", "_", base).strip(" .")
+        return cleaned or "attachment"
 
 
 @dataclass
@@ -161,7 +172,7 @@ async def _read_multipart(request: web.Request, max_size: int) -> Form:
                 raise _too_many_fields()
     except FormError:
         raise
-    except (ValueError, AssertionError, RuntimeError, LookupError) as exc:
+    except (ValueError, AssertionError, RuntimeError, LookupError, HttpProcessingError) as exc:
         # aiohttp's multipart reader says "malformed" in several exception types.
         raise FormError(400, "malformed multipart/form-data request") from exc
     return form

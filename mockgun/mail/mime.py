@@ -87,7 +87,9 @@ def render(
     _add_inline(msg, send.inline)
     for part in send.attachments:
         maintype, subtype = _split_type(part)
-        msg.add_attachment(part.data, maintype=maintype, subtype=subtype, filename=part.filename)
+        msg.add_attachment(
+            part.data, maintype=maintype, subtype=subtype, filename=part.safe_filename
+        )
     return msg.as_bytes()
 
 
@@ -124,13 +126,13 @@ def _add_inline(msg: EmailMessage, parts: list[FilePart]) -> None:
         maintype, subtype = _split_type(part)
         if isinstance(html, EmailMessage):
             html.add_related(
-                part.data, maintype=maintype, subtype=subtype, cid=f"<{part.filename}>",
-                filename=part.filename, disposition="inline",
+                part.data, maintype=maintype, subtype=subtype, cid=f"<{part.safe_filename}>",
+                filename=part.safe_filename, disposition="inline",
             )  # fmt: skip
         else:  # no HTML to relate to: still delivered, as an inline attachment
             msg.add_attachment(
-                part.data, maintype=maintype, subtype=subtype, cid=f"<{part.filename}>",
-                filename=part.filename, disposition="inline",
+                part.data, maintype=maintype, subtype=subtype, cid=f"<{part.safe_filename}>",
+                filename=part.safe_filename, disposition="inline",
             )  # fmt: skip
 
 

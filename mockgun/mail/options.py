@@ -26,6 +26,7 @@ BOOLEAN_OPTIONS = frozenset(
 TRACKING_OPTIONS = frozenset({"o:tracking", "o:tracking-clicks", "o:tracking-pixel-location-top"})
 # RFC 5322 field names: printable ASCII except the colon.
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is fine
 
 
 class OptionError(FormError):
@@ -93,8 +94,10 @@ def _headers(form: Form) -> tuple[tuple[str, str], ...]:
             raise OptionError(400, f"Header name must be pure ASCII: {name}")
         if not _FIELD_NAME.fullmatch(name):
             raise OptionError(400, f"Header name is not valid: {name!r}")
-        if "\r" in value or "\n" in value:
-            raise OptionError(400, f"Header value of {name} must not contain line breaks")
+        if _CONTROL.search(value):
+            raise OptionError(
+                400, f"Header value of {name} must not contain line breaks or control characters"
+            )
         headers.append((name, value))
     return tuple(headers)
 

@@ -108,8 +108,23 @@ def _options_size(form: Form) -> int:
     )
 
 
+#: Fields that end up in message headers: a line break there would be header injection.
+HEADER_FIELDS = ("from", "to", "cc", "bcc", "subject", "template", "o:tag")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def check_header_fields(form: Form) -> None:
+    for name in HEADER_FIELDS:
+        for value in form.getall(name):
+            if _CONTROL.search(value):
+                raise SendError(
+                    400, f"'{name}' parameter must not contain line breaks or control characters"
+                )
+
+
 def validate_send(form: Form, domain: str) -> SendRequest:
     """Check a ``/v3/{domain}/messages`` form the way Mailgun does."""
+    check_header_fields(form)
     has_template = bool((form.get("template") or "").strip())
     sender_values = _nonempty(form.getall("from"))
     if not sender_values and not has_template:
@@ -161,6 +176,7 @@ def validate_mime_send(form: Form, domain: str) -> SendRequest:
         )
     if not _nonempty(form.getall("to")):
         raise SendError(400, "to parameter is missing")
+    check_header_fields(form)
     files = form.files_named("message")
     if files:
         mime = files[0].data

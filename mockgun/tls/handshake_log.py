@@ -47,8 +47,18 @@ def parse_ts(text: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
+#: Lines kept while the log cannot be written; past this the oldest are dropped and counted.
+MAX_PENDING = 100_000
+
+
 class HandshakeLog:
-    """Appends handshake records to a stream (a file, or standard output for ``"-"``)."""
+    """Appends handshake records to a file (or standard output for ``"-"``).
+
+    When the file cannot be written (read-only, disk full, gone), lines wait in memory
+    and go out, in order, as soon as it can be written again; mockgun says so on stderr
+    and ``/mockgun/health`` reports it. Only past :data:`MAX_PENDING` waiting lines are
+    any lost, and those are counted.
+    """
 
     def __init__(
         self,
@@ -57,58 +67,110 @@ class HandshakeLog:
         name: str,
         owns_stream: bool,
         memory: int = DEFAULT_MEMORY,
-        fd: int | None = None,
+        path: Path | None = None,
     ) -> None:
         self._stream = stream
         self._owns_stream = owns_stream
+        self._path = path
         #: For files: an O_APPEND descriptor, so that each line is one write(2), whole.
-        self._fd = fd
+        self._fd: int | None = None
         self.name = name
         self.records: collections.deque[dict[str, Any]] = collections.deque(maxlen=memory)
         #: Records that fell out of memory (they are still in the file).
         self.evicted = 0
-        #: Lines that could not be written (disk full, file gone read-only, ...).
+        self.pending: collections.deque[bytes] = collections.deque()
+        #: Lines dropped because too many were waiting for an unwritable log.
         self.lost = 0
         self.written = 0
+        self.error: str | None = None
 
     @classmethod
     def open(cls, target: str, *, memory: int = DEFAULT_MEMORY) -> HandshakeLog:
         if target == "-":
             return cls(sys.stdout, name="-", owns_stream=False, memory=memory)
         path = Path(target)
-        if path.parent != Path():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        return cls(None, name=str(path.resolve()), owns_stream=True, memory=memory, fd=fd)
+        log = cls(None, name=str(path.absolute()), owns_stream=True, memory=memory, path=path)
+        log._reopen()
+        return log
 
     @classmethod
     def in_memory(cls, memory: int = DEFAULT_MEMORY) -> HandshakeLog:
         return cls(None, name="(memory)", owns_stream=False, memory=memory)
+
+    def status(self) -> dict[str, Any]:
+        """What ``/mockgun/health`` says about the log."""
+        return {
+            "path": self.name,
+            "ok": self.error is None,
+            "error": self.error,
+            "written": self.written,
+            "pending": len(self.pending),
+            "lost": self.lost,
+        }
 
     def write(self, record: dict[str, Any]) -> None:
         """Keep ``record`` (the caller must not change it afterwards) and append its line."""
         if len(self.records) == self.records.maxlen:
             self.evicted += 1
         self.records.append(record)
-        if self._stream is None and self._fd is None:
+        if self._stream is None and self._path is None:
             return
-        line = _encode(record) + "\n"
-        try:
-            if self._fd is not None:
-                data = line.encode()
-                # Unbuffered: the line is in the file when this returns, so a crash loses none.
-                while data:
-                    data = data[os.write(self._fd, data) :]
-            else:
-                assert self._stream is not None
-                self._stream.write(line)
-                self._stream.flush()
-        except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+        self.pending.append((_encode(record) + "\n").encode())
+        if len(self.pending) > MAX_PENDING:
+            self.pending.popleft()
             self.lost += 1
-            if self.lost == 1:
-                print(f"mockgun: cannot write handshake log {self.name}: {exc}", file=sys.stderr)
-        else:
+        self._flush()
+
+    def _reopen(self) -> bool:
+        assert self._path is not None
+        try:
+            if self._path.parent != Path():
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(
+                self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
+            )
+        except OSError as exc:
+            self._failed(exc)
+            return False
+        return True
+
+    def _flush(self) -> None:
+        if self._path is not None and self._fd is None and not self._reopen():
+            return
+        while self.pending:
+            data = self.pending[0]
+            try:
+                if self._fd is not None:
+                    # Unbuffered: the line is in the file when this returns; a crash loses none.
+                    while data:
+                        data = data[os.write(self._fd, data) :]
+                else:
+                    assert self._stream is not None
+                    self._stream.write(data.decode())
+                    self._stream.flush()
+            except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+                self.pending[0] = data  # what is left of a partly written line
+                self._failed(exc)
+                if self._fd is not None:  # try a fresh descriptor next time
+                    with contextlib.suppress(OSError):
+                        os.close(self._fd)
+                    self._fd = None
+                return
+            self.pending.popleft()
             self.written += 1
+        if self.error is not None:
+            print(f"mockgun: the handshake log {self.name} is writable again", file=sys.stderr)
+            self.error = None
+
+    def _failed(self, exc: BaseException) -> None:
+        message = str(exc) if not isinstance(exc, OSError) else (exc.strerror or str(exc))
+        if self.error is None:
+            print(
+                f"mockgun: CANNOT WRITE THE HANDSHAKE LOG {self.name}: {message}. Handshakes are "
+                "kept in memory (GET /mockgun/handshakes) and written once it is writable again.",
+                file=sys.stderr,
+            )
+        self.error = message
 
     def select(
         self,
@@ -138,13 +200,14 @@ class HandshakeLog:
         return out[:limit] if limit is not None else out
 
     def close(self) -> None:
+        if self.pending:
+            self._flush()
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
-        if self._stream is None:
-            return
-        with contextlib.suppress(OSError, ValueError):
-            self._stream.flush()
-        if self._owns_stream:
-            self._stream.close()
+        if self._stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._stream.flush()
+            if self._owns_stream:
+                self._stream.close()
