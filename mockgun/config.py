@@ -38,6 +38,9 @@ class Config:
     shutdown_timeout: float = 1.5
     #: Seconds from accept to a finished handshake (peeking at the hello included).
     handshake_timeout: float = 10.0
+    #: Seconds a client gets to send a whole request: the headers of the first request after
+    #: the handshake, and any request's body. Slower clients are cut off (408 for a body).
+    request_timeout: float = 30.0
     #: Connections allowed to be mid-handshake at once; more are refused and logged.
     max_pending_handshakes: int = 512
     #: ``"full"``: every line carries the client's offer; ``"brief"``: only failed ones do.

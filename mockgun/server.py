@@ -74,7 +74,13 @@ async def serve(config: Config) -> AsyncIterator[Server]:
     store = MessageStore(deliver=config.deliver, max_messages=config.max_messages)
     app = create_app(config, store=store, connections=connections, handshakes=log)
     runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=config.shutdown_timeout,
+        # After a 408/413, how long aiohttp keeps draining the unread body so that the client
+        # reads the answer instead of a reset (its default of 10 s would let slow clients linger).
+        lingering_time=2.0,
     )
     await runner.setup()
     try:
@@ -90,6 +96,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             max_pending=config.max_pending_handshakes,
             brief_log=config.handshake_log_detail == "brief",
             ca_file=certs.paths.ca_cert.resolve(),
+            request_timeout=config.request_timeout,
         )
         await site.start()
         yield Server(config=config, port=site.port, certs=certs, store=store, handshake_log=log)

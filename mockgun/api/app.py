@@ -46,7 +46,14 @@ def create_app(
 ) -> web.Application:
     """Build the app. Handler tests call this directly; ``serve`` puts it behind TLS."""
     config = config or Config()
-    inflight = InFlight()
+    connections = connections if connections is not None else ConnectionRegistry()
+
+    def request_started(request: web.Request) -> None:
+        transport = request.transport
+        if transport is not None:
+            connections.request_started(transport.get_extra_info("ssl_object"))
+
+    inflight = InFlight(on_request=request_started)
     # The form reader enforces max_message_size itself; this covers request.read() elsewhere.
     app = web.Application(
         middlewares=[inflight.middleware, error_middleware, inspection_auth],
@@ -59,7 +66,7 @@ def create_app(
         if store is not None
         else MessageStore(deliver=config.deliver, max_messages=config.max_messages)
     )
-    app[CONNECTIONS] = connections if connections is not None else ConnectionRegistry()
+    app[CONNECTIONS] = connections
     app[HANDSHAKES] = handshakes if handshakes is not None else HandshakeLog.in_memory()
     for module in (messages, events, stored, domains, inspect):
         app.add_routes(module.routes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -18,7 +19,8 @@ from .errors import Handler
 
 
 class InFlight:
-    def __init__(self) -> None:
+    def __init__(self, on_request: Callable[[web.Request], None] | None = None) -> None:
+        self._on_request = on_request
         self.count = 0
         self.draining = False
         self._idle = asyncio.Event()
@@ -28,6 +30,8 @@ class InFlight:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.count += 1
         self._idle.clear()
+        if self._on_request is not None:
+            self._on_request(request)
         try:
             response = await handler(request)
             if self.draining:

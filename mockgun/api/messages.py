@@ -36,10 +36,15 @@ async def _send(request: web.Request, validate: Callable[[Form, str], SendReques
     if not config.domain_allowed(domain):
         return json_error(404, f"Domain not found: {domain}")
     try:
-        form = await read_form(request, max_size=config.max_message_size)
+        form = await read_form(
+            request, max_size=config.max_message_size, timeout=config.request_timeout
+        )
         send = validate(form, domain)
     except FormError as exc:
-        return json_error(exc.status, exc.message)
+        response = json_error(exc.status, exc.message)
+        if exc.status in (408, 413):
+            response.force_close()  # the rest of the body is not read: the connection must go
+        return response
     stored = request.app[STORE].add(send, transport_of(request))
     return web.json_response({"id": stored.id, "message": QUEUED})
 

@@ -165,7 +165,11 @@ async def resend(request: web.Request) -> web.StreamResponse:
     if isinstance(message, web.Response):
         return message
     try:
-        form = await read_form(request, max_size=request.app[CONFIG].max_message_size)
+        form = await read_form(
+            request,
+            max_size=request.app[CONFIG].max_message_size,
+            timeout=request.app[CONFIG].request_timeout,
+        )
         values = [v for v in form.getall("to") if v.strip()]
         if not values:
             raise SendError(400, "to parameter is missing")

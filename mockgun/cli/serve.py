@@ -68,6 +68,15 @@ from .options import certs_dir_option, env_option, hostname_option, parse_size, 
     help="Seconds from accept to a finished handshake.",
 )
 @env_option(
+    "--request-timeout",
+    env="REQUEST_TIMEOUT",
+    type=click.FloatRange(min=0.01),
+    default=30.0,
+    show_default=True,
+    help="Seconds a client gets for the headers of its first request after the handshake, "
+    "and for any request body (slower bodies get 408).",
+)
+@env_option(
     "--handshake-log-detail",
     env="HANDSHAKE_LOG_DETAIL",
     type=click.Choice(["full", "brief"]),
@@ -145,6 +154,7 @@ def serve_command(
     tls_max: str,
     handshake_log: str,
     handshake_timeout: float,
+    request_timeout: float,
     handshake_log_detail: str,
     max_pending_handshakes: int,
     api_key: str | None,
@@ -164,6 +174,7 @@ def serve_command(
         tls_max=tls_max,
         handshake_log=handshake_log,
         handshake_timeout=handshake_timeout,
+        request_timeout=request_timeout,
         handshake_log_detail=handshake_log_detail,
         max_pending_handshakes=max_pending_handshakes,
         api_key=api_key or None,

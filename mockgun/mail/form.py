@@ -9,6 +9,7 @@ Mailgun's status and text.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import mimetypes
 import re
@@ -87,8 +88,20 @@ def too_large(max_size: int) -> FormError:
     return FormError(413, f"request size exceeds {limit} limit")
 
 
-async def read_form(request: web.Request, *, max_size: int) -> Form:
-    """Read the whole body of ``request`` as a form, or raise :class:`FormError`."""
+async def read_form(request: web.Request, *, max_size: int, timeout: float | None = None) -> Form:
+    """Read the whole body of ``request`` as a form, or raise :class:`FormError`.
+
+    A body that has not fully arrived within ``timeout`` seconds gets a 408.
+    """
+    try:
+        return await asyncio.wait_for(_read_form(request, max_size), timeout)
+    except asyncio.TimeoutError:
+        raise FormError(
+            408, f"request timed out: the body did not arrive within {timeout:g}s"
+        ) from None
+
+
+async def _read_form(request: web.Request, max_size: int) -> Form:
     length = request.content_length
     if length is not None and length > max_size:
         raise too_large(max_size)

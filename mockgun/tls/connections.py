@@ -27,9 +27,18 @@ class ConnectionRegistry:
 
     def __init__(self) -> None:
         self._by_ssl: weakref.WeakKeyDictionary[Any, ConnectionInfo] = weakref.WeakKeyDictionary()
+        self._with_requests: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def add(self, ssl_object: Any, info: ConnectionInfo) -> None:
         self._by_ssl[ssl_object] = info
+
+    def request_started(self, ssl_object: Any) -> None:
+        """A request's headers arrived on this connection."""
+        if ssl_object is not None:
+            self._with_requests.add(ssl_object)
+
+    def has_requests(self, ssl_object: Any) -> bool:
+        return ssl_object in self._with_requests
 
     def lookup(self, ssl_object: Any) -> ConnectionInfo | None:
         return self._by_ssl.get(ssl_object) if ssl_object is not None else None

@@ -64,6 +64,7 @@ class TLSSite(web.BaseSite):
         max_pending: int = 512,
         brief_log: bool = False,
         ca_file: Path | None = None,
+        request_timeout: float | None = None,
         backlog: int = 1024,  # bursts of CI clients connect at once; the kernel caps it anyway
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
@@ -78,6 +79,9 @@ class TLSSite(web.BaseSite):
         self._max_pending = max_pending
         self._brief = brief_log
         self._ca_file = ca_file
+        self._request_timeout = request_timeout
+        #: Connections closed because no request headers arrived in time (slowloris).
+        self.slow_closed = 0
         self._plain_http_reply = b""
         self._listeners: list[socket.socket] = []
         self._bound_port = 0
@@ -228,6 +232,11 @@ class TLSSite(web.BaseSite):
                 record.update(_classify_failure(exc, hello))
                 return
             self._record_success(record, transport, hello)
+            if self._request_timeout is not None:
+                ssl_object = transport.get_extra_info("ssl_object")
+                loop.call_later(
+                    self._request_timeout, self._first_request_due, transport, ssl_object
+                )
         except asyncio.CancelledError:
             record.update(outcome="failed", error="mockgun shut down before the handshake finished")
             raise
@@ -236,6 +245,16 @@ class TLSSite(web.BaseSite):
                 await _close_owned(loop, conn)
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             self._log.write(record)
+
+    def _first_request_due(self, transport: asyncio.BaseTransport, ssl_object: Any) -> None:
+        """Close a connection whose first request's headers have not arrived in time.
+
+        aiohttp times out idle keep-alive connections, but not a client that trickles
+        the headers of its first request (slowloris); this does.
+        """
+        if not transport.is_closing() and not self._registry.has_requests(ssl_object):
+            self.slow_closed += 1
+            getattr(transport, "abort", transport.close)()
 
     def _record_success(
         self, record: dict[str, Any], transport: asyncio.BaseTransport, hello: ClientHello
