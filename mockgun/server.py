@@ -16,6 +16,7 @@ from .api.app import create_app
 from .api.keys import INFLIGHT
 from .certs import CertResult, ensure_certs
 from .config import Config
+from .spool import Spool
 from .store import MessageStore
 from .tls.connections import ConnectionRegistry
 from .tls.handshake_log import HandshakeLog
@@ -71,7 +72,8 @@ async def serve(config: Config) -> AsyncIterator[Server]:
     )
     log = HandshakeLog.open(config.handshake_log)
     connections = ConnectionRegistry()
-    store = MessageStore(deliver=config.deliver, max_messages=config.max_messages)
+    spool = Spool()  # large attachments and messages, on disk; removed at stop
+    store = MessageStore(deliver=config.deliver, max_messages=config.max_messages, spool=spool)
     app = create_app(config, store=store, connections=connections, handshakes=log)
     runner = web.AppRunner(
         app,
@@ -106,3 +108,4 @@ async def serve(config: Config) -> AsyncIterator[Server]:
         await app[INFLIGHT].drain(config.shutdown_timeout)
         await runner.cleanup()
         log.close()
+        spool.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import functools
 import itertools
 import secrets
 import time
@@ -14,7 +15,9 @@ from typing import Any
 
 from .events import EventLog, event_id
 from .mail import mime
+from .mail.form import FilePart
 from .mail.send import Mailbox, SendRequest
+from .spool import Payload, Spool
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,35 @@ class StoredMessage:
     received_at: float
     request: SendRequest = field(repr=False)
     transport: TransportInfo = TransportInfo()
-    #: The message as Mailgun would deliver it (for messages.mime: the upload, byte for byte).
-    mime: bytes = field(default=b"", repr=False)
-    #: Batch sends (recipient-variables): one copy per ``to`` recipient.
-    copies: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    #: Where a large rendered message goes.
+    spool: Spool | None = field(default=None, repr=False, compare=False)
+
+    # The MIME message is built on first use, not on arrival: the email package needs ~0.8 ms
+    # per message, several times the cost of everything else a send does.
+    @functools.cached_property
+    def mime(self) -> Payload:
+        """The message as Mailgun would deliver it (for messages.mime: the upload as sent);
+        for a batch, the first recipient's copy."""
+        if self.request.mime is not None:
+            return self.request.mime
+        if self.copies:
+            return self.copies[0][1]
+        return mime.render(self.request, self.id, self.date, spool=self.spool)
+
+    @functools.cached_property
+    def copies(self) -> tuple[tuple[str, Payload], ...]:
+        """Batch sends (recipient-variables): one copy per ``to`` recipient."""
+        req = self.request
+        if req.mime is not None or req.options.recipient_variables is None:
+            return ()
+        return tuple(
+            (box.address, mime.render(req, self.id, self.date, recipient=box, spool=self.spool))
+            for box in req.to
+        )
+
+    @property
+    def date(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.received_at, dt.timezone.utc)
 
     @property
     def domain(self) -> str:
@@ -99,28 +127,43 @@ class StoredMessage:
                     "filename": part.filename,
                     "content_type": part.content_type,
                     "size": part.size,
-                    **({"data_base64": _b64(part.data)} if with_content else {}),
+                    **(_content(part, f"{self.download_path}/{n}") if with_content else {}),
                 }
-                for part in req.files
+                for n, part in enumerate(req.files)
             ],
             "tls": self.transport.as_json(),
-            "mime_size": len(self.mime),
         }
         if with_content:
-            out["mime"] = self.mime.decode("utf-8", errors="replace")
+            out["mime_size"] = self.mime.size
+            out.update(_mime_json(self.mime, f"/mockgun/messages/{self.bare_id}.eml"))
             if self.copies:
-                out["copies"] = [
-                    {"recipient": r, "mime": m.decode("utf-8", errors="replace")}
-                    for r, m in self.copies
-                ]
+                out["copies"] = [{"recipient": r, **_mime_json(m, None)} for r, m in self.copies]
         return out
+
+    @property
+    def download_path(self) -> str:
+        return f"/mockgun/messages/{self.bare_id}/attachments"
+
+    def discard_files(self) -> None:
+        """Remove the spool files of this message (on eviction and clearing)."""
+        if "mime" in self.__dict__ or self.request.mime is not None:
+            self.mime.discard()
+        if "copies" in self.__dict__:
+            for _, copy in self.copies:
+                copy.discard()
+        for part in self.request.files:
+            if part.path is not None:
+                part.path.unlink(missing_ok=True)
 
 
 class MessageStore:
     """In memory for the life of the process. With ``max_messages``, the oldest are evicted
     (and counted: nothing disappears silently)."""
 
-    def __init__(self, *, deliver: bool = True, max_messages: int | None = None) -> None:
+    def __init__(
+        self, *, deliver: bool = True, max_messages: int | None = None, spool: Spool | None = None
+    ) -> None:
+        self.spool = spool
         self._messages: OrderedDict[str, StoredMessage] = OrderedDict()
         self._by_key: dict[str, str] = {}
         self._seq = itertools.count(1)
@@ -141,28 +184,13 @@ class MessageStore:
     def add(
         self, request: SendRequest, transport: TransportInfo = TransportInfo()
     ) -> StoredMessage:
-        message_id = self.new_id(request.domain)
-        now = time.time()
-        date = dt.datetime.fromtimestamp(now, dt.timezone.utc)
-        copies: tuple[tuple[str, bytes], ...] = ()
-        if request.mime is not None:
-            body = request.mime
-        elif request.options.recipient_variables is not None:
-            copies = tuple(
-                (box.address, mime.render(request, message_id, date, recipient=box))
-                for box in request.to
-            )
-            body = copies[0][1] if copies else mime.render(request, message_id, date)
-        else:
-            body = mime.render(request, message_id, date)
         message = StoredMessage(
-            id=message_id,
+            id=self.new_id(request.domain),
             key=base64.urlsafe_b64encode(secrets.token_bytes(18)).decode(),
-            received_at=now,
+            received_at=time.time(),
             request=request,
             transport=transport,
-            mime=body,
-            copies=copies,
+            spool=self.spool,
         )
         self._messages[message.bare_id] = message
         self._by_key[message.key] = message.bare_id
@@ -170,6 +198,7 @@ class MessageStore:
         while self.max_messages is not None and len(self._messages) > self.max_messages:
             _, old = self._messages.popitem(last=False)
             self._by_key.pop(old.key, None)
+            old.discard_files()
             self.evicted += 1
         for waiter in list(self._waiters):
             if not waiter.done():
@@ -195,6 +224,8 @@ class MessageStore:
 
     def clear(self) -> int:
         count = len(self._messages)
+        for message in self._messages.values():
+            message.discard_files()
         self._messages.clear()
         self._by_key.clear()
         return count
@@ -241,7 +272,7 @@ class MessageStore:
                     for p in req.attachments
                 ],
                 "recipients": req.recipients,
-                "size": len(message.mime),
+                "size": None,  # filled in when served: the MIME is built on first use
             },
             "storage": {"key": message.key},
             "campaigns": [],
@@ -339,3 +370,19 @@ def rfc3339(ts: float) -> str:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+#: Contents larger than this are not inlined in JSON answers; a download path is given instead.
+JSON_CONTENT_LIMIT = 1024 * 1024
+
+
+def _content(part: FilePart, download: str) -> dict[str, str]:
+    if part.size > JSON_CONTENT_LIMIT:
+        return {"download": download}
+    return {"data_base64": _b64(part.read()), "download": download}
+
+
+def _mime_json(payload: Payload, download: str | None) -> dict[str, Any]:
+    if payload.size > JSON_CONTENT_LIMIT:
+        return {"mime_download": download} if download else {}
+    return {"mime": payload.read().decode("utf-8", errors="replace")}

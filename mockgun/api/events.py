@@ -64,10 +64,16 @@ def _page_url(request: web.Request, domain: str, query: EventQuery, page: str, s
 
 
 def render_event(request: web.Request, domain: str, data: dict[str, Any]) -> dict[str, Any]:
-    """An event as served: the storage URL is built from the request's own scheme and host."""
+    """An event as served: the storage URL is built from the request's own scheme and host,
+    and the message size is known once the MIME message has been built."""
     storage = data.get("storage")
     if not storage:
         return data
+    message_info = data.get("message", {})
+    if message_info.get("size") is None:
+        stored = request.app[STORE].by_key(storage["key"])
+        if stored is not None:
+            message_info["size"] = stored.mime.size  # kept: later pages need not ask again
     url = f"{base_url(request)}/v3/domains/{domain}/messages/{storage['key']}"
     return {**data, "storage": {**storage, "url": url}}
 

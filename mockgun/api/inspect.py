@@ -8,6 +8,7 @@ from .. import __version__
 from ..tls.policy import version_label
 from .errors import json_error
 from .keys import CONFIG, HANDSHAKES, STORE
+from .stored import content_disposition
 
 routes = web.RouteTableDef()
 
@@ -68,11 +69,29 @@ async def wait_for_message(request: web.Request) -> web.Response:
 
 
 @routes.get("/mockgun/messages/{id}.eml")
-async def get_message_eml(request: web.Request) -> web.Response:
+async def get_message_eml(request: web.Request) -> web.StreamResponse:
     message = request.app[STORE].get(request.match_info["id"])
     if message is None:
         return json_error(404, "Message not found")
-    return web.Response(body=message.mime, content_type="message/rfc822")
+    if message.mime.path is not None:  # a large one, spooled: streamed from disk
+        return web.FileResponse(message.mime.path, headers={"Content-Type": "message/rfc822"})
+    return web.Response(body=message.mime.data, content_type="message/rfc822")
+
+
+@routes.get("/mockgun/messages/{id}/attachments/{n}")
+async def get_message_attachment(request: web.Request) -> web.StreamResponse:
+    """An attachment or inline part as uploaded (``n`` counts the message's file parts)."""
+    message = request.app[STORE].get(request.match_info["id"])
+    if message is None:
+        return json_error(404, "Message not found")
+    try:
+        part = message.request.files[int(request.match_info["n"])]
+    except (ValueError, IndexError):
+        return json_error(404, "Attachment not found")
+    headers = {"Content-Disposition": content_disposition(part.safe_filename)}
+    if part.path is not None:
+        return web.FileResponse(part.path, headers={**headers, "Content-Type": part.content_type})
+    return web.Response(body=part.data, content_type=part.content_type, headers=headers)
 
 
 @routes.get("/mockgun/messages/{id}")

@@ -37,7 +37,10 @@ async def _send(request: web.Request, validate: Callable[[Form, str], SendReques
         return json_error(404, f"Domain not found: {domain}")
     try:
         form = await read_form(
-            request, max_size=config.max_message_size, timeout=config.request_timeout
+            request,
+            max_size=config.max_message_size,
+            timeout=config.request_timeout,
+            spool=request.app[STORE].spool,
         )
         send = validate(form, domain)
     except FormError as exc:

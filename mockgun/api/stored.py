@@ -23,7 +23,11 @@ NOT_FOUND = "Message not found"
 
 
 def _parsed(message: StoredMessage) -> EmailMessage:
-    parsed = BytesParser(policy=policy.default).parsebytes(message.mime)
+    if message.mime.path is not None:
+        with message.mime.path.open("rb") as fh:
+            parsed = BytesParser(policy=policy.default).parse(fh)
+    else:
+        parsed = BytesParser(policy=policy.default).parsebytes(message.mime.data)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
@@ -123,7 +127,7 @@ async def get_stored(request: web.Request) -> web.StreamResponse:
                 "sender": _sender(message),
                 "from": str(msg["From"] or ""),
                 "subject": str(msg["Subject"] or ""),
-                "body-mime": message.mime.decode("utf-8", errors="replace"),
+                "body-mime": message.mime.read().decode("utf-8", errors="replace"),
             }
         )
     return web.json_response(stored_json(request, message))
@@ -169,6 +173,7 @@ async def resend(request: web.Request) -> web.StreamResponse:
             request,
             max_size=request.app[CONFIG].max_message_size,
             timeout=request.app[CONFIG].request_timeout,
+            spool=request.app[STORE].spool,
         )
         values = [v for v in form.getall("to") if v.strip()]
         if not values:

@@ -15,10 +15,14 @@ import mimetypes
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
+
+from ..spool import Spool
 
 MAX_FIELDS = 20_000
 _CHUNK = 64 * 1024
@@ -36,16 +40,30 @@ class FormError(Exception):
 
 @dataclass(frozen=True)
 class FilePart:
-    """An uploaded file (``attachment``, ``inline``, ``message``)."""
+    """An uploaded file (``attachment``, ``inline``, ``message``): in memory, or spooled to
+    ``path`` when it was large."""
 
     field: str
     filename: str
     content_type: str
-    data: bytes = dataclasses.field(repr=False)
+    data: bytes = dataclasses.field(default=b"", repr=False)
+    path: Path | None = None
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return self.path.stat().st_size if self.path is not None else len(self.data)
+
+    def read(self) -> bytes:
+        """The whole content (read from disk for a spooled part)."""
+        return self.path.read_bytes() if self.path is not None else self.data
+
+    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
+        if self.path is None:
+            yield self.data
+            return
+        with self.path.open("rb") as fh:
+            while chunk := fh.read(size):
+                yield chunk
 
     @property
     def safe_filename(self) -> str:
@@ -53,8 +71,10 @@ class FilePart:
 
         The name as sent stays in ``filename`` (and in the JSON that lists it).
         """
-        base = re.split(r"[/\\]", self.filename)[-1]
-        cleaned = re.sub(r"[\x00-\x1f\x7f\"]", "_", base).strip(" .")
+        # Lone surrogates (undecodable bytes in the upload's name) become U+FFFD first.
+        name = self.filename.encode("utf-8", "replace").decode("utf-8")
+        base = re.split(r"[/\\]", name)[-1]
+        cleaned = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\"]", "_", base).strip(" .")
         return cleaned or "attachment"
 
 
@@ -88,26 +108,32 @@ def too_large(max_size: int) -> FormError:
     return FormError(413, f"request size exceeds {limit} limit")
 
 
-async def read_form(request: web.Request, *, max_size: int, timeout: float | None = None) -> Form:
+async def read_form(
+    request: web.Request,
+    *,
+    max_size: int,
+    timeout: float | None = None,
+    spool: Spool | None = None,
+) -> Form:
     """Read the whole body of ``request`` as a form, or raise :class:`FormError`.
 
     A body that has not fully arrived within ``timeout`` seconds gets a 408.
     """
     try:
-        return await asyncio.wait_for(_read_form(request, max_size), timeout)
+        return await asyncio.wait_for(_read_form(request, max_size, spool), timeout)
     except asyncio.TimeoutError:
         raise FormError(
             408, f"request timed out: the body did not arrive within {timeout:g}s"
         ) from None
 
 
-async def _read_form(request: web.Request, max_size: int) -> Form:
+async def _read_form(request: web.Request, max_size: int, spool: Spool | None) -> Form:
     length = request.content_length
     if length is not None and length > max_size:
         raise too_large(max_size)
     content_type = request.content_type
     if content_type == "multipart/form-data":
-        return await _read_multipart(request, max_size)
+        return await _read_multipart(request, max_size, spool)
     if content_type in ("application/x-www-form-urlencoded", "application/octet-stream", ""):
         # aiohttp reports a missing Content-Type as application/octet-stream.
         if content_type == "application/octet-stream" and "Content-Type" in request.headers:
@@ -154,29 +180,22 @@ def _too_many_fields() -> FormError:
     return FormError(400, f"unable to parse request: more than {MAX_FIELDS} form fields")
 
 
-async def _read_multipart(request: web.Request, max_size: int) -> Form:
+async def _read_multipart(request: web.Request, max_size: int, spool: Spool | None) -> Form:
     form = Form(content_type="multipart/form-data")
     total = 0
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
+            if not isinstance(part, BodyPartReader) or part.name is None:
                 raise FormError(400, "malformed multipart/form-data request")
-            if part.name is None:
-                raise FormError(400, "malformed multipart/form-data request")
-            data = bytearray()
-            while chunk := await part.read_chunk(_CHUNK):
-                total += len(chunk)
-                if total > max_size:
-                    raise too_large(max_size)
-                data += chunk
-            raw = bytes(part.decode(bytes(data)))
+            data, spooled = await _read_part(part, spool, max_size, total)
+            total += spooled.stat().st_size if spooled is not None else len(data)
             if part.filename is not None:
-                form.files.append(_file_part(part, raw))
+                form.files.append(_file_part(part, data, spooled))
             else:
                 charset = part.get_charset(default="utf-8")
                 try:
-                    form.fields.append((part.name, raw.decode(charset)))
+                    form.fields.append((part.name, data.decode(charset)))
                 except (UnicodeDecodeError, LookupError):
                     raise FormError(
                         400, f"unable to parse request: field '{part.name}' is not valid {charset}"
@@ -191,11 +210,46 @@ async def _read_multipart(request: web.Request, max_size: int) -> Form:
     return form
 
 
-def _file_part(part: BodyPartReader, data: bytes) -> FilePart:
+async def _read_part(
+    part: BodyPartReader, spool: Spool | None, max_size: int, before: int
+) -> tuple[bytes, Path | None]:
+    """One part's decoded content: in memory, or (a large file) streamed to the spool."""
+    data = bytearray()
+    received = 0
+    spooled: Path | None = None
+    out: BinaryIO | None = None
+    try:
+        while chunk := await part.read_chunk(_CHUNK):
+            received += len(chunk)
+            if before + received > max_size:
+                raise too_large(max_size)
+            if out is not None:
+                out.write(part.decode(chunk))
+                continue
+            data += chunk
+            if spool is not None and part.filename is not None and len(data) > spool.threshold:
+                # Large files go to disk as they arrive: memory stays flat.
+                spooled = spool.new_path()
+                out = spooled.open("wb")
+                out.write(part.decode(bytes(data)))
+                data = bytearray()
+    except BaseException:
+        if spooled is not None:
+            spooled.unlink(missing_ok=True)
+        raise
+    finally:
+        if out is not None:
+            out.close()
+    return (b"" if spooled is not None else bytes(part.decode(bytes(data)))), spooled
+
+
+def _file_part(part: BodyPartReader, data: bytes, path: Path | None = None) -> FilePart:
     filename = part.filename or ""
     content_type = part.headers.get("Content-Type")
     if not content_type:
         # The official SDK sends no part Content-Type; guess as Mailgun does from the name.
         content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     assert part.name is not None
-    return FilePart(field=part.name, filename=filename, content_type=content_type, data=data)
+    return FilePart(
+        field=part.name, filename=filename, content_type=content_type, data=data, path=path
+    )

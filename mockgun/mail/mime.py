@@ -8,16 +8,19 @@ inline parts (each with ``Content-ID: <filename>``, so that HTML can say
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import mimetypes
 import re
+import secrets
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from typing import Any
 
+from ..spool import Payload, Spool
 from .form import FilePart
 from .send import Mailbox, SendRequest
 
@@ -59,8 +62,68 @@ def render(
     date: dt.datetime,
     *,
     recipient: Mailbox | None = None,
-) -> bytes:
-    """The message for ``send``; in a batch, the copy for ``recipient`` (who alone is in To)."""
+    spool: Spool | None = None,
+) -> Payload:
+    """The message for ``send``; in a batch, the copy for ``recipient`` (who alone is in To).
+
+    With spooled (large) parts and a ``spool``, the message is written to a spool file and
+    their content streamed into it in base64 chunks; otherwise it is built in memory.
+    """
+    markers: dict[bytes, FilePart] = {}
+    msg = _build(send, message_id, date, recipient, markers)
+    if not markers:
+        return Payload(data=msg.as_bytes())
+    # The email package lays out the structure around small markers; the real content of
+    # each spooled part is streamed in where its marker's base64 line stands.
+    skeleton = msg.as_bytes()
+    if spool is None:
+        for marker, part in markers.items():
+            skeleton = skeleton.replace(_b64_line(marker), _b64_lines(part.read()))
+        return Payload(data=skeleton)
+    path = spool.new_path(".eml")
+    with path.open("wb") as out:
+        rest = skeleton
+        for marker, part in markers.items():
+            before, _, rest = rest.partition(_b64_line(marker))
+            out.write(before)
+            first = True
+            for chunk in part.chunks(_STREAM_CHUNK):
+                if not first:
+                    out.write(b"\r\n")
+                out.write(_b64_lines(chunk))
+                first = False
+        out.write(rest)
+    return Payload(path=path)
+
+
+#: Raw bytes per streamed chunk: a multiple of 57, so that each chunk is whole 76-char lines.
+_STREAM_CHUNK = 57 * 4096
+
+
+def _b64_line(data: bytes) -> bytes:
+    return base64.b64encode(data)
+
+
+def _b64_lines(data: bytes) -> bytes:
+    encoded = base64.b64encode(data)
+    return b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+
+
+def _content(part: FilePart, markers: dict[bytes, FilePart]) -> bytes:
+    if part.path is None:
+        return part.data
+    marker = f"mockgun-spooled-part-{secrets.token_hex(12)}".encode()  # < 57 bytes: one line
+    markers[marker] = part
+    return marker
+
+
+def _build(
+    send: SendRequest,
+    message_id: str,
+    date: dt.datetime,
+    recipient: Mailbox | None,
+    markers: dict[bytes, FilePart],
+) -> EmailMessage:
     values: dict[str, Any] | None = None
     if recipient is not None and send.options.recipient_variables is not None:
         values = send.options.recipient_variables.get(recipient.address, {})
@@ -84,13 +147,14 @@ def render(
     if send.options.template:
         msg["X-Mailgun-Template-Name"] = send.options.template
     _set_body(msg, send, values)
-    _add_inline(msg, send.inline)
+    _add_inline(msg, send.inline, markers)
     for part in send.attachments:
         maintype, subtype = _split_type(part)
         msg.add_attachment(
-            part.data, maintype=maintype, subtype=subtype, filename=part.safe_filename
-        )
-    return msg.as_bytes()
+            _content(part, markers), maintype=maintype, subtype=subtype,
+            filename=part.safe_filename,
+        )  # fmt: skip
+    return msg
 
 
 def _set_body(msg: EmailMessage, send: SendRequest, values: dict[str, Any] | None) -> None:
@@ -118,27 +182,28 @@ def _set_body(msg: EmailMessage, send: SendRequest, values: dict[str, Any] | Non
             msg.set_content(amp, subtype="x-amp-html")
 
 
-def _add_inline(msg: EmailMessage, parts: list[FilePart]) -> None:
+def _add_inline(msg: EmailMessage, parts: list[FilePart], markers: dict[bytes, FilePart]) -> None:
     if not parts:
         return
     html = msg.get_body(preferencelist=("html",))
     for part in parts:
         maintype, subtype = _split_type(part)
+        options: dict[str, Any] = {
+            "maintype": maintype,
+            "subtype": subtype,
+            "cid": f"<{part.safe_filename}>",
+            "filename": part.safe_filename,
+            "disposition": "inline",
+        }
         if isinstance(html, EmailMessage):
-            html.add_related(
-                part.data, maintype=maintype, subtype=subtype, cid=f"<{part.safe_filename}>",
-                filename=part.safe_filename, disposition="inline",
-            )  # fmt: skip
+            html.add_related(_content(part, markers), **options)
         else:  # no HTML to relate to: still delivered, as an inline attachment
-            msg.add_attachment(
-                part.data, maintype=maintype, subtype=subtype, cid=f"<{part.safe_filename}>",
-                filename=part.safe_filename, disposition="inline",
-            )  # fmt: skip
+            msg.add_attachment(_content(part, markers), **options)
 
 
 def _split_type(part: FilePart) -> tuple[str, str]:
     content_type = part.content_type.split(";")[0].strip().lower()
-    if "/" not in content_type:
+    if not re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", content_type):
         content_type = mimetypes.guess_type(part.filename)[0] or "application/octet-stream"
     maintype, _, subtype = content_type.partition("/")
     return maintype or "application", subtype or "octet-stream"

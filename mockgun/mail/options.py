@@ -26,7 +26,9 @@ BOOLEAN_OPTIONS = frozenset(
 TRACKING_OPTIONS = frozenset({"o:tracking", "o:tracking-clicks", "o:tracking-pixel-location-top"})
 # RFC 5322 field names: printable ASCII except the colon.
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is fine
+#: What may not stand in a header value: control characters (a tab is fine) and whatever
+#: Python counts as a line break (NEL, LS, PS), which would split the header.
+HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class OptionError(FormError):
@@ -94,7 +96,7 @@ def _headers(form: Form) -> tuple[tuple[str, str], ...]:
             raise OptionError(400, f"Header name must be pure ASCII: {name}")
         if not _FIELD_NAME.fullmatch(name):
             raise OptionError(400, f"Header name is not valid: {name!r}")
-        if _CONTROL.search(value):
+        if HEADER_UNSAFE.search(value):
             raise OptionError(
                 400, f"Header value of {name} must not contain line breaks or control characters"
             )

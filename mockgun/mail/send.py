@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 
+from ..spool import Payload
 from .form import FilePart, Form, FormError
+from .options import HEADER_UNSAFE as _CONTROL
 from .options import SendOptions, parse_options
 
 MAX_RECIPIENTS = 1000
@@ -55,7 +57,8 @@ class SendRequest:
     options: SendOptions = field(default_factory=SendOptions)
     fields: tuple[tuple[str, str], ...] = ()
     files: tuple[FilePart, ...] = field(default=(), repr=False)
-    mime: bytes | None = field(default=None, repr=False)
+    #: For messages.mime (and resends): the message as uploaded.
+    mime: Payload | None = field(default=None, repr=False)
 
     @property
     def attachments(self) -> list[FilePart]:
@@ -110,7 +113,6 @@ def _options_size(form: Form) -> int:
 
 #: Fields that end up in message headers: a line break there would be header injection.
 HEADER_FIELDS = ("from", "to", "cc", "bcc", "subject", "template", "o:tag")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def check_header_fields(form: Form) -> None:
@@ -179,19 +181,19 @@ def validate_mime_send(form: Form, domain: str) -> SendRequest:
     check_header_fields(form)
     files = form.files_named("message")
     if files:
-        mime = files[0].data
+        mime = Payload(data=files[0].data, path=files[0].path)
     elif (text := form.get("message")) is not None:
-        mime = text.encode("utf-8")  # mailgun.js sends a JS string as a plain field
+        mime = Payload(data=text.encode("utf-8"))  # mailgun.js sends a JS string as a field
     else:
         raise SendError(400, "message parameter is missing")
-    if not mime.strip():
+    if not mime.read(4096).strip():
         raise SendError(400, "message parameter is missing")
     to = parse_mailboxes(form.getall("to"), "to")
     if len(to) > MAX_RECIPIENTS:
         raise SendError(400, f"Too many recipients, max is {MAX_RECIPIENTS}")
     if _options_size(form) > MAX_OPTIONS_BYTES:
         raise SendError(400, OPTIONS_TOO_BIG)
-    headers = _mime_headers(mime)
+    headers = _mime_headers(mime.read(64 * 1024))  # the header block, not a whole 25 MB
     options = parse_options(form)
     return SendRequest(
         domain=domain,
