@@ -19,6 +19,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -172,6 +173,45 @@ def run_pair(mockgun_loop: str, plain_loop: str, rounds: int, seconds: int, tmp:
         )
 
 
+def ceiling(rounds: int, seconds: int, tmp: Path) -> None:
+    """``openssl s_server`` (C, one connection at a time): the most this machine does."""
+    from mockgun.certs import ensure_certs
+
+    paths = ensure_certs(tmp / "certs").paths
+    with socket.socket() as probe:  # a free port for s_server, which cannot pick its own
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(paths.server_cert),
+         "-key", str(paths.server_key), "-www", "-quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        print(f"\n### openssl s_server (C), the ceiling, {rounds} rounds of {seconds}s\n")
+        print("| metric | s_server /s | server CPU us/op |")
+        print("| --- | --- | --- |")
+        for version in ("tls1_2", "tls1_3"):
+            per_second, per_op = [], []
+            for _ in range(rounds):
+                before = cpu_seconds(server.pid)
+                rate, count = handshakes(port, version, seconds)
+                per_second.append(rate)
+                per_op.append((cpu_seconds(server.pid) - before) / count * 1e6)
+            print(
+                f"| full handshakes {version.replace('tls1_', 'TLS 1.')} | "
+                f"{statistics.median(per_second):.0f} | {statistics.median(per_op):.0f} |"
+            )
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -190,6 +230,7 @@ def main() -> None:
         for pair in args.pairs.split(","):
             mockgun_loop, plain_loop = pair.split(":")
             run_pair(mockgun_loop, plain_loop, args.rounds, args.seconds, Path(tmp))
+        ceiling(args.rounds, args.seconds, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -18,10 +18,11 @@ from mockgun.certs import ensure_certs
 from mockgun.tls.policy import server_context
 
 
-async def main(certs_dir: Path) -> None:
+async def serve_app(app: web.Application, certs_dir: Path) -> None:
+    """Serve ``app`` behind a plain ``TCPSite`` with mockgun's TLS policy until SIGTERM."""
     certs = ensure_certs(certs_dir)
     ctx = server_context(certs.paths.server_cert, certs.paths.server_key)
-    runner = web.AppRunner(create_app(Config()), access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
     await site.start()
@@ -32,11 +33,16 @@ async def main(certs_dir: Path) -> None:
     await runner.cleanup()
 
 
-if __name__ == "__main__":
+def run(app: web.Application) -> None:
+    """``python SCRIPT CERTS_DIR asyncio|uvloop``."""
     certs_dir, loop_name = Path(sys.argv[1]), sys.argv[2]
     if loop_name == "uvloop":
         import uvloop
 
-        uvloop.run(main(certs_dir))
+        uvloop.run(serve_app(app, certs_dir))
     else:
-        asyncio.run(main(certs_dir))
+        asyncio.run(serve_app(app, certs_dir))
+
+
+if __name__ == "__main__":
+    run(create_app(Config()))

@@ -10,11 +10,13 @@ sequence, so walking ``next`` returns every event exactly once, in order, and a
 from __future__ import annotations
 
 import base64
+import itertools
 import json
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from . import ids
 
 MAX_LIMIT = 300
 DEFAULT_LIMIT = 100
@@ -23,7 +25,7 @@ FILTERS = ("event", "recipient", "to", "from", "subject", "tags", "message-id")
 
 
 def event_id() -> str:
-    return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+    return ids.token(16)
 
 
 @dataclass
@@ -93,13 +95,18 @@ def _matches(event: dict[str, Any], name: str, value: str) -> bool:
 class EventLog:
     def __init__(self) -> None:
         self._events: list[StoredEvent] = []
+        self._seq = itertools.count(1)
 
     def __len__(self) -> int:
         return len(self._events)
 
+    def clear(self) -> None:
+        """Forget every event (sequence numbers keep counting, so old page tokens stay valid)."""
+        self._events.clear()
+
     def add(self, domain: str, events: Iterable[dict[str, Any]]) -> None:
         for data in events:
-            self._events.append(StoredEvent(len(self._events) + 1, domain.lower(), data))
+            self._events.append(StoredEvent(next(self._seq), domain.lower(), data))
 
     def for_message(self, bare_id: str) -> list[dict[str, Any]]:
         return [

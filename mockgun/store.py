@@ -7,12 +7,12 @@ import base64
 import datetime as dt
 import functools
 import itertools
-import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import ids
 from .events import EventLog, event_id
 from .mail import mime
 from .mail.form import FilePart
@@ -179,14 +179,14 @@ class MessageStore:
     def new_id(self, domain: str) -> str:
         # Mailgun's shape: <YYYYMMDDhhmmss.N.HEX@domain>
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
-        return f"<{stamp}.{next(self._seq)}.{secrets.token_hex(8).upper()}@{domain}>"
+        return f"<{stamp}.{next(self._seq)}.{ids.hex_token(8)}@{domain}>"
 
     def add(
         self, request: SendRequest, transport: TransportInfo = TransportInfo()
     ) -> StoredMessage:
         message = StoredMessage(
             id=self.new_id(request.domain),
-            key=base64.urlsafe_b64encode(secrets.token_bytes(18)).decode(),
+            key=ids.token(18),
             received_at=time.time(),
             request=request,
             transport=transport,
@@ -227,6 +227,7 @@ class MessageStore:
         for message in self._messages.values():
             message.discard_files()
         self._messages.clear()
+        self.events.clear()
         self._by_key.clear()
         return count
 

@@ -318,3 +318,59 @@ async def test_unemulated_paths_get_a_json_404_naming_them(
     assert resp.status == 404
     message = (await resp.json())["message"]
     assert f"mockgun does not emulate {method} {path}" in message
+
+
+async def test_huge_field_counts_get_400(client: Client) -> None:
+    from mockgun.mail.form import MAX_FIELDS
+
+    body = "&".join(f"v:k{i}=x" for i in range(MAX_FIELDS + 1)).encode()
+    resp = await client.post(
+        "/v3/example.com/messages",
+        data=body,
+        headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert resp.status == 400
+    assert await resp.json() == {
+        "message": f"unable to parse request: more than {MAX_FIELDS} form fields"
+    }
+    assert (await send(client, GOOD))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("disposition", "received", "header_name"),
+    [
+        ('filename="../../etc/passwd"', "../../etc/passwd", "passwd"),
+        ('filename="/abs/path/report.pdf"', "abs/path/report.pdf", "report.pdf"),
+        ('filename="C:\\\\Users\\\\me\\\\bill.pdf"', "C:\\Users\\me\\bill.pdf", "bill.pdf"),
+        ("filename*=UTF-8''bad%01name%7F.txt", "bad\x01name\x7f.txt", "bad_name_.txt"),
+        ('filename=".."', "..", "attachment"),
+    ],
+)
+async def test_hostile_attachment_names_are_kept_and_served_safely(
+    client: Client, disposition: str, received: str, header_name: str
+) -> None:
+    boundary = "B0undary"
+    body = (
+        "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+            for k, v in GOOD.items()
+        )
+        + f'--{boundary}\r\nContent-Disposition: form-data; name="attachment"; {disposition}'
+        f"\r\n\r\nDATA\r\n--{boundary}--\r\n"
+    ).encode()
+    resp = await client.post(
+        "/v3/example.com/messages",
+        data=body,
+        headers={**AUTH, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert resp.status == 200, await resp.text()
+    message_id = (await resp.json())["id"]
+    detail = await (await client.get(f"/mockgun/messages/{message_id}")).json()
+    [attachment] = detail["attachments"]
+    assert attachment["filename"] == received  # kept as the server received it
+    download = await client.get(attachment["download"])
+    assert await download.read() == b"DATA"
+    assert f'filename="{header_name}"' in download.headers["Content-Disposition"]
+    eml = await (await client.get(f"/mockgun/messages/{message_id}.eml")).read()
+    assert f'filename="{header_name}"'.encode() in eml
+    assert (await send(client, GOOD))[0] == 200

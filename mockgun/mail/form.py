@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import mimetypes
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,9 @@ async def read_form(
     A body that has not fully arrived within ``timeout`` seconds gets a 408.
     """
     try:
+        if sys.version_info >= (3, 11):  # a timeout scope; wait_for would add a task per request
+            async with asyncio.timeout(timeout):
+                return await _read_form(request, max_size, spool)
         return await asyncio.wait_for(_read_form(request, max_size, spool), timeout)
     except asyncio.TimeoutError:
         raise FormError(

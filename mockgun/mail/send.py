@@ -25,6 +25,8 @@ OPTIONS_TOO_BIG = "Send options (parameters starting with o:, h:, or v:) are lim
 _LOCAL = r"[^\s@<>()\[\],;:\"\\]{1,64}"
 _DOMAIN = r"[\w-]+(?:\.[\w-]+)*"
 _ADDRESS = re.compile(rf"{_LOCAL}@{_DOMAIN}")
+#: Characters that only appear in addresses with display names, quotes or comments.
+_NEEDS_PARSER = frozenset('<>"()\\;: ')
 
 
 class SendError(FormError):
@@ -85,6 +87,19 @@ def parse_mailboxes(values: Iterable[str], field_name: str) -> tuple[Mailbox, ..
     """Split comma-separated, possibly repeated address fields; quoted commas stay in names."""
     values = _nonempty(values)
     boxes: list[Mailbox] = []
+    if not any(c in v for v in values for c in _NEEDS_PARSER):
+        # The common case, bare addresses ("a@x.com, b@y.org"): no need for the full parser.
+        for value in values:
+            for piece in value.split(","):
+                address = piece.strip()
+                if not address:
+                    continue
+                if not _ADDRESS.fullmatch(address):
+                    raise invalid_address(field_name)
+                boxes.append(Mailbox("", address))
+        if values and not boxes:
+            raise invalid_address(field_name)
+        return tuple(boxes)
     for name, address in getaddresses(values):
         if not address and not name:
             continue
