@@ -38,6 +38,8 @@ class Config:
     shutdown_timeout: float = 1.5
     #: Seconds from accept to a finished handshake (peeking at the hello included).
     handshake_timeout: float = 10.0
+    #: Fault rules in force from the start (see mockgun.faults for the syntax).
+    faults: tuple[str, ...] = ()
     #: Seconds a client gets to send a whole request: the headers of the first request after
     #: the handshake, and any request's body. Slower clients are cut off (408 for a body).
     request_timeout: float = 30.0

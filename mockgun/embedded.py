@@ -113,6 +113,20 @@ class ThreadedServer:
     def clear(self) -> int:
         return self._call(self.server.store.clear)
 
+    def add_fault(self, rule: str) -> dict[str, Any]:
+        """Add a fault rule (the ``--fault`` syntax); returns it as ``/mockgun/faults`` shows it."""
+        from .faults import parse_rule
+
+        parsed = parse_rule(rule)  # a RuleError for a bad rule, in the caller's thread
+        return self._call(lambda: self.server.faults.add(parsed).as_json())
+
+    def clear_faults(self) -> int:
+        return self._call(self.server.faults.clear)
+
+    def injected_faults(self) -> list[dict[str, Any]]:
+        """Every response a fault rule produced, oldest first."""
+        return self._call(lambda: list(self.server.faults.injected))
+
 
 @contextmanager
 def serve_in_thread(

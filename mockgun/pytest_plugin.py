@@ -71,6 +71,11 @@ class MockgunFixture:
         """This test's TLS handshake records (``outcome`` may list several, comma-separated)."""
         return self._server.handshakes(outcome=outcome, since=self._since_conn)
 
+    def fault(self, rule: str) -> dict[str, Any]:
+        """Add a fault rule for this test (e.g. ``"429 to=*@example.com times=1"``); rules are
+        removed when the test ends."""
+        return self._server.add_fault(rule)
+
     def wait_for_message(self, timeout: float = 10.0, **filters: str | None) -> dict[str, Any]:
         """The first of this test's messages matching ``filters``, as soon as it arrives."""
         return self._server.wait_for_message(timeout=timeout, since=self._since_message, **filters)
@@ -102,6 +107,7 @@ def mockgun_server(
 
 
 @pytest.fixture
-def mockgun(mockgun_server: ThreadedServer) -> MockgunFixture:
+def mockgun(mockgun_server: ThreadedServer) -> Iterator[MockgunFixture]:
     """A running mockgun (TLS 1.2+) that shows this test only what this test sent."""
-    return MockgunFixture(mockgun_server)
+    yield MockgunFixture(mockgun_server)
+    mockgun_server.clear_faults()  # one test's faults never leak into the next

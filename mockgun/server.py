@@ -16,6 +16,7 @@ from .api.app import create_app
 from .api.keys import INFLIGHT
 from .certs import CertResult, ensure_certs
 from .config import Config
+from .faults import FaultBook, parse_rule
 from .spool import Spool
 from .store import MessageStore
 from .tls.connections import ConnectionRegistry
@@ -35,6 +36,7 @@ class Server:
     certs: CertResult
     store: MessageStore
     handshake_log: HandshakeLog
+    faults: FaultBook
 
     @property
     def host_for_urls(self) -> str:
@@ -74,7 +76,8 @@ async def serve(config: Config) -> AsyncIterator[Server]:
     connections = ConnectionRegistry()
     spool = Spool()  # large attachments and messages, on disk; removed at stop
     store = MessageStore(deliver=config.deliver, max_messages=config.max_messages, spool=spool)
-    app = create_app(config, store=store, connections=connections, handshakes=log)
+    faults = FaultBook([parse_rule(text) for text in config.faults])
+    app = create_app(config, store=store, connections=connections, handshakes=log, faults=faults)
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -101,7 +104,10 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             request_timeout=config.request_timeout,
         )
         await site.start()
-        yield Server(config=config, port=site.port, certs=certs, store=store, handshake_log=log)
+        yield Server(
+            config=config, port=site.port, certs=certs, store=store, handshake_log=log,
+            faults=faults,
+        )  # fmt: skip
     finally:
         # Stop taking connections, let requests in flight (uploads too) finish, then close.
         await site.close_listeners()

@@ -42,6 +42,8 @@ class StoredMessage:
     transport: TransportInfo = TransportInfo()
     #: Where a large rendered message goes.
     spool: Spool | None = field(default=None, repr=False, compare=False)
+    #: The id of the fault rule that delayed this message, if one did.
+    fault: str | None = None
 
     # The MIME message is built on first use, not on arrival: the email package needs ~0.8 ms
     # per message, several times the cost of everything else a send does.
@@ -132,6 +134,7 @@ class StoredMessage:
                 for n, part in enumerate(req.files)
             ],
             "tls": self.transport.as_json(),
+            "fault": self.fault,
         }
         if with_content:
             out["mime_size"] = self.mime.size
@@ -182,7 +185,11 @@ class MessageStore:
         return f"<{stamp}.{next(self._seq)}.{ids.hex_token(8)}@{domain}>"
 
     def add(
-        self, request: SendRequest, transport: TransportInfo = TransportInfo()
+        self,
+        request: SendRequest,
+        transport: TransportInfo = TransportInfo(),
+        *,
+        fault: str | None = None,
     ) -> StoredMessage:
         message = StoredMessage(
             id=self.new_id(request.domain),
@@ -191,6 +198,7 @@ class MessageStore:
             request=request,
             transport=transport,
             spool=self.spool,
+            fault=fault,
         )
         self._messages[message.bare_id] = message
         self._by_key[message.key] = message.bare_id

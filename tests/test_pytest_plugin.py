@@ -45,6 +45,23 @@ def test_requests_sees_only_its_own_messages(mockgun):
         out.write(mockgun.base_url)
 
 
+def test_faults_last_for_one_test(mockgun):
+    mockgun.fault("503 to=*@example.com")
+    resp = requests.post(
+        f"{mockgun.api_url}/example.com/messages", auth=("api", mockgun.api_key),
+        data={**SEND, "to": "x@example.com", "subject": "s"}, verify=mockgun.ca_file,
+    )
+    assert resp.status_code == 503 and resp.headers["X-Mockgun-Fault"].startswith("rule-")
+
+
+def test_the_next_test_has_no_faults(mockgun):
+    resp = requests.post(
+        f"{mockgun.api_url}/example.com/messages", auth=("api", mockgun.api_key),
+        data={**SEND, "to": "x@example.com", "subject": "s"}, verify=mockgun.ca_file,
+    )
+    assert resp.status_code == 200
+
+
 def test_wait_times_out(mockgun):
     import pytest
     with pytest.raises(TimeoutError):
@@ -59,7 +76,7 @@ def run(pytester: pytest.Pytester, expected_tls: str, *args: str) -> pytest.RunR
 
 def test_fixture_works_with_no_setup_and_isolates_tests(pytester: pytest.Pytester) -> None:
     result = run(pytester, "TLSv1.3")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)
     # The session's server stopped when the session ended.
     url = (pytester.path / "server-url.txt").read_text()
     port = int(url.rsplit(":", 1)[1])
@@ -68,12 +85,12 @@ def test_fixture_works_with_no_setup_and_isolates_tests(pytester: pytest.Pyteste
 
 
 def test_tls_max_option(pytester: pytest.Pytester) -> None:
-    run(pytester, "TLSv1.2", "--mockgun-tls-max=1.2").assert_outcomes(passed=3)
+    run(pytester, "TLSv1.2", "--mockgun-tls-max=1.2").assert_outcomes(passed=5)
 
 
 def test_tls_max_ini_setting(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmockgun_tls_max = 1.2\n")
-    run(pytester, "TLSv1.2").assert_outcomes(passed=3)
+    run(pytester, "TLSv1.2").assert_outcomes(passed=5)
 
 
 def test_programmatic_use_without_pytest() -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..config import Config
+from ..faults import FaultBook, parse_rule
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog
-from . import domains, events, inspect, messages, stored
+from . import domains, events, fault_routes, inspect, messages, stored
 from .auth import authorised
 from .errors import Handler, error_middleware, forbidden, not_emulated
 from .inflight import InFlight
-from .keys import CONFIG, CONNECTIONS, HANDSHAKES, INFLIGHT, STORE
+from .keys import CONFIG, CONNECTIONS, FAULTS, HANDSHAKES, INFLIGHT, STORE
 
 
 async def _unknown(request: web.Request) -> web.Response:
@@ -43,6 +44,7 @@ def create_app(
     store: MessageStore | None = None,
     connections: ConnectionRegistry | None = None,
     handshakes: HandshakeLog | None = None,
+    faults: FaultBook | None = None,
 ) -> web.Application:
     """Build the app. Handler tests call this directly; ``serve`` puts it behind TLS."""
     config = config or Config()
@@ -68,7 +70,10 @@ def create_app(
     )
     app[CONNECTIONS] = connections
     app[HANDSHAKES] = handshakes if handshakes is not None else HandshakeLog.in_memory()
-    for module in (messages, events, stored, domains, inspect):
+    app[FAULTS] = (
+        faults if faults is not None else FaultBook([parse_rule(t) for t in config.faults])
+    )
+    for module in (messages, events, stored, domains, inspect, fault_routes):
         app.add_routes(module.routes)
     app.router.add_route("*", "/{tail:.*}", _unknown)
     return app

@@ -41,6 +41,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 404:
             return not_emulated(request)
         return json_error(exc.status, exc.reason)
+    except ConnectionError:
+        raise  # a dropped connection (a fault rule, or the client gone): nothing to answer
     except Exception:
         # The details go to the operator's terminal, never to the client.
         print(f"mockgun: error handling {request.method} {request.path}:", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..config import Config
+from ..faults import FaultBook
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog
@@ -15,3 +16,4 @@ STORE = web.AppKey("store", MessageStore)
 CONNECTIONS = web.AppKey("connections", ConnectionRegistry)
 INFLIGHT = web.AppKey("inflight", InFlight)
 HANDSHAKES = web.AppKey("handshakes", HandshakeLog)
+FAULTS = web.AppKey("faults", FaultBook)

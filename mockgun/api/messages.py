@@ -11,6 +11,7 @@ from ..mail.send import SendRequest, validate_mime_send, validate_send
 from ..store import TransportInfo
 from .auth import authorised
 from .errors import forbidden, json_error
+from .fault_routes import FAULT_HEADER, apply_fault
 from .keys import CONFIG, CONNECTIONS, STORE
 
 QUEUED = "Queued. Thank you."
@@ -42,14 +43,25 @@ async def _send(request: web.Request, validate: Callable[[Form, str], SendReques
             timeout=config.request_timeout,
             spool=request.app[STORE].spool,
         )
-        send = validate(form, domain)
     except FormError as exc:
         response = json_error(exc.status, exc.message)
         if exc.status in (408, 413):
             response.force_close()  # the rest of the body is not read: the connection must go
         return response
-    stored = request.app[STORE].add(send, transport_of(request))
-    return web.json_response({"id": stored.id, "message": QUEUED})
+    rule = await apply_fault(request, form, domain)
+    if isinstance(rule, web.StreamResponse):
+        return rule
+    try:
+        send = validate(form, domain)
+    except FormError as exc:
+        return json_error(exc.status, exc.message)
+    stored = request.app[STORE].add(
+        send, transport_of(request), fault=rule.id if rule is not None else None
+    )
+    response = web.json_response({"id": stored.id, "message": QUEUED})
+    if rule is not None:
+        response.headers[FAULT_HEADER] = rule.id
+    return response
 
 
 def transport_of(request: web.Request) -> TransportInfo:

@@ -20,10 +20,29 @@ from ..config import (
     TLS_MAX_CHOICES,
     Config,
 )
+from ..faults import RuleError, parse_rule
 from ..server import Server, serve
 from ..tls.policy import version_label
 from .certs import trust_lines
 from .options import certs_dir_option, env_option, hostname_option, parse_size, split_names
+
+
+class SemicolonSeparated(click.types.StringParamType):
+    """Rules contain spaces, so their environment variable separates them with ';'."""
+
+    envvar_list_splitter = ";"
+
+
+def check_faults(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    rules = tuple(v.strip() for v in value if v.strip())
+    for text in rules:
+        try:
+            parse_rule(text)
+        except RuleError as exc:
+            raise click.BadParameter(f"{text!r}: {exc}") from None
+    return rules
 
 
 @click.command("serve")
@@ -132,6 +151,16 @@ from .options import certs_dir_option, env_option, hostname_option, parse_size, 
     help="Keep at most this many messages; older ones are evicted and counted. Default: all.",
 )
 @env_option(
+    "--fault",
+    "faults",
+    env="FAULT",
+    type=SemicolonSeparated(),
+    multiple=True,
+    callback=check_faults,
+    help="A fault rule, e.g. '429 to=*@example.com times=2' (repeatable; the variable takes "
+    "rules separated by ';'). See the README's 'Faults' section.",
+)
+@env_option(
     "--event-loop",
     env="EVENT_LOOP",
     type=click.Choice(["auto", "asyncio", "uvloop"]),
@@ -163,6 +192,7 @@ def serve_command(
     max_message_size: int,
     deliver: bool,
     max_messages: int | None,
+    faults: tuple[str, ...],
     event_loop: str,
     shutdown_timeout: float,
 ) -> None:
@@ -183,6 +213,7 @@ def serve_command(
         max_message_size=max_message_size,
         deliver=deliver,
         max_messages=max_messages,
+        faults=faults,
         shutdown_timeout=shutdown_timeout,
     )
     try:
