@@ -205,3 +205,29 @@ def _write_public(path: Path, data: bytes) -> None:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+#: The only name on the canary certificate: no client should ever accept it.
+CANARY_HOSTNAME = "canary.invalid"
+
+
+def ensure_canary_certs(directory: Path) -> CertPaths:
+    """A separate CA and a leaf for :data:`CANARY_HOSTNAME`, in ``directory/canary``.
+
+    The canary CA is never the one in ``ca.pem``, and the leaf names no host a client
+    would connect to, so a client that accepts it does not verify certificates.
+    """
+    import trustme
+
+    paths = CertPaths(Path(directory) / "canary")
+    paths.directory.mkdir(parents=True, exist_ok=True)
+    if paths.server_cert.is_file() and paths.server_key.is_file():
+        return paths
+    ca = trustme.CA(
+        organization_name="mockgun", organization_unit_name="mockgun CANARY - never trust"
+    )
+    leaf = ca.issue_cert(CANARY_HOSTNAME, organization_name="mockgun canary")
+    _write_public(paths.ca_cert, ca.cert_pem.bytes())
+    write_private(paths.server_key, leaf.private_key_pem.bytes())
+    _write_public(paths.server_cert, b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    return paths

@@ -38,6 +38,8 @@ class Config:
     shutdown_timeout: float = 1.5
     #: Seconds from accept to a finished handshake (peeking at the hello included).
     handshake_timeout: float = 10.0
+    #: A second TLS port serving a certificate no client should accept; None: off.
+    canary_port: int | None = None
     #: Fault rules in force from the start (see mockgun.faults for the syntax).
     faults: tuple[str, ...] = ()
     #: Seconds a client gets to send a whole request: the headers of the first request after

@@ -124,6 +124,11 @@ class Report:
         return [r for r in self.failures if is_legacy(r) and not r.get("ja4")]
 
     @property
+    def insecure(self) -> list[dict[str, Any]]:
+        """Requests that arrived on the canary port: clients that skip certificate checks."""
+        return [r for r in self.failures if r.get("outcome") == "insecure"]
+
+    @property
     def legacy_found(self) -> bool:
         return bool(self.legacy_clients or self.legacy_without_hello)
 
@@ -142,6 +147,8 @@ class Report:
             "clients": [c.as_json() for c in self.clients],
             "failures": self.failures,
             "legacy_found": self.legacy_found,
+            "insecure_found": bool(self.insecure),
+            "insecure": self.insecure,
             "legacy_clients": [c.as_json() for c in self.legacy_clients],
         }
 
@@ -238,4 +245,20 @@ def legacy_summary(report: Report) -> str:
         )
     for record in report.legacy_without_hello:
         lines.append(f"  {record.get('peer')}: {record.get('error')}")
+    return "\n".join(lines)
+
+
+def insecure_summary(report: Report) -> str:
+    """The lines ``--fail-on-insecure`` prints: clients that do not verify certificates."""
+    lines = ["insecure TLS: these clients accepted the canary's certificate and sent requests:"]
+    seen: set[tuple[Any, ...]] = set()
+    for record in report.insecure:
+        key = (record.get("ja4"), record.get("sni"), record.get("user_agent"))
+        if key not in seen:
+            seen.add(key)
+            lines.append(
+                f"  JA4 {record.get('ja4') or '-'}, SNI {record.get('sni') or '-'}, "
+                f"User-Agent {record.get('user_agent') or '-'}: "
+                f"{record.get('method')} {record.get('path')} at {record.get('ts')}"
+            )
     return "\n".join(lines)

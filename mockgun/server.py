@@ -5,7 +5,8 @@ Data flows one way: listener (handshake + log line) -> aiohttp app -> handlers -
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from .api.app import create_app
 from .api.keys import INFLIGHT
-from .certs import CertResult, ensure_certs
+from .certs import CertResult, ensure_canary_certs, ensure_certs
 from .config import Config
 from .faults import FaultBook, parse_rule
 from .spool import Spool
@@ -37,6 +38,8 @@ class Server:
     store: MessageStore
     handshake_log: HandshakeLog
     faults: FaultBook
+    #: The canary listener's port, when one was asked for.
+    canary_port: int | None = None
 
     @property
     def host_for_urls(self) -> str:
@@ -65,6 +68,28 @@ def _cert_names(config: Config) -> list[str]:
     return names
 
 
+async def _start_canary(
+    config: Config,
+    runner: web.AppRunner,
+    log: HandshakeLog,
+    connections: ConnectionRegistry,
+    conn_ids: Iterator[int],
+) -> TLSSite | None:
+    """The certificate-verification canary: same app, a certificate no client should accept."""
+    if config.canary_port is None:
+        return None
+    paths = ensure_canary_certs(config.certs_dir)
+    context = server_context(paths.server_cert, paths.server_key, tls_max=config.tls_max)
+    canary = TLSSite(
+        runner, config.host, config.canary_port, ssl_context=context, tls_max=config.tls_max,
+        handshake_log=log, registry=connections, handshake_timeout=config.handshake_timeout,
+        max_pending=config.max_pending_handshakes, request_timeout=config.request_timeout,
+        canary=True, conn_ids=conn_ids,
+    )  # fmt: skip
+    await canary.start()
+    return canary
+
+
 @asynccontextmanager
 async def serve(config: Config) -> AsyncIterator[Server]:
     """Run mockgun until the ``async with`` block ends; then finish in-flight requests and stop."""
@@ -88,6 +113,8 @@ async def serve(config: Config) -> AsyncIterator[Server]:
         lingering_time=2.0,
     )
     await runner.setup()
+    conn_ids = itertools.count(1)
+    canary: TLSSite | None = None
     try:
         site = TLSSite(
             runner,
@@ -102,15 +129,19 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             brief_log=config.handshake_log_detail == "brief",
             ca_file=certs.paths.ca_cert.resolve(),
             request_timeout=config.request_timeout,
+            conn_ids=conn_ids,
         )
         await site.start()
+        canary = await _start_canary(config, runner, log, connections, conn_ids)
         yield Server(
             config=config, port=site.port, certs=certs, store=store, handshake_log=log,
-            faults=faults,
+            faults=faults, canary_port=canary.port if canary is not None else None,
         )  # fmt: skip
     finally:
         # Stop taking connections, let requests in flight (uploads too) finish, then close.
         await site.close_listeners()
+        if canary is not None:
+            await canary.close_listeners()
         await app[INFLIGHT].drain(config.shutdown_timeout)
         await runner.cleanup()
         log.close()

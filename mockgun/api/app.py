@@ -8,10 +8,10 @@ from ..config import Config
 from ..faults import FaultBook, parse_rule
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
-from ..tls.handshake_log import HandshakeLog
+from ..tls.handshake_log import HandshakeLog, rfc3339_now
 from . import domains, events, fault_routes, inspect, messages, stored
 from .auth import authorised
-from .errors import Handler, error_middleware, forbidden, not_emulated
+from .errors import Handler, error_middleware, forbidden, json_error, not_emulated
 from .inflight import InFlight
 from .keys import CONFIG, CONNECTIONS, FAULTS, HANDSHAKES, INFLIGHT, STORE
 
@@ -22,6 +22,40 @@ async def _unknown(request: web.Request) -> web.Response:
 
 #: Inspection endpoints open to anyone: liveness, and the CA certificate (public anyway).
 _OPEN_INSPECTION = frozenset({"/mockgun/health", "/mockgun/ca.pem"})
+
+
+@web.middleware
+async def canary_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request on the canary port proves the client skipped certificate verification:
+    log it as ``insecure`` (with what identifies the client) and refuse it."""
+    transport = request.transport
+    info = request.app[CONNECTIONS].lookup(
+        transport.get_extra_info("ssl_object") if transport is not None else None
+    )
+    if info is None or not info.canary:
+        return await handler(request)
+    request.app[HANDSHAKES].write(
+        {
+            "ts": rfc3339_now(),
+            "conn_id": info.conn_id,
+            "peer": info.peer,
+            "outcome": "insecure",
+            "canary": True,
+            "tls_version": info.tls_version,
+            "sni": info.sni,
+            "ja4": info.ja4,
+            "method": request.method,
+            "path": request.path,
+            "user_agent": request.headers.get("User-Agent"),
+            "error": "the client accepted a certificate from an unknown CA for another host "
+            "name, and sent an HTTP request: it does not verify TLS certificates",
+        }
+    )
+    return json_error(
+        403,
+        "mockgun canary: this client accepted a certificate it should have refused; "
+        "it does not verify TLS certificates",
+    )
 
 
 @web.middleware
@@ -58,7 +92,7 @@ def create_app(
     inflight = InFlight(on_request=request_started)
     # The form reader enforces max_message_size itself; this covers request.read() elsewhere.
     app = web.Application(
-        middlewares=[inflight.middleware, error_middleware, inspection_auth],
+        middlewares=[inflight.middleware, error_middleware, canary_guard, inspection_auth],
         client_max_size=config.max_message_size,
     )
     app[INFLIGHT] = inflight

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..config import DEFAULT_HANDSHAKE_LOG
-from ..report import build_report, format_report, legacy_summary, read_log
+from ..report import build_report, format_report, insecure_summary, legacy_summary, read_log
 
 
 @click.command("handshakes")
@@ -28,7 +28,17 @@ from ..report import build_report, format_report, legacy_summary, read_log
     show_envvar=True,
     help="Exit 1, naming the clients, when any attempt offered at most TLS 1.1 or was refused.",
 )
-def handshakes_command(log: Path, as_json: bool, fail_on_legacy: bool) -> None:
+@click.option(
+    "--fail-on-insecure",
+    is_flag=True,
+    envvar="MOCKGUN_FAIL_ON_INSECURE",
+    show_envvar=True,
+    help="Exit 1, naming the clients, when any request arrived on the canary port "
+    "(the client skipped certificate verification).",
+)
+def handshakes_command(
+    log: Path, as_json: bool, fail_on_legacy: bool, fail_on_insecure: bool
+) -> None:
     """Summarise a handshake log (default ./mockgun-handshakes.jsonl, or MOCKGUN_HANDSHAKE_LOG).
 
     Totals by outcome, negotiated versions and ciphers, one row per distinct client
@@ -44,6 +54,12 @@ def handshakes_command(log: Path, as_json: bool, fail_on_legacy: bool) -> None:
         click.echo(json.dumps(report.as_json(), indent=2))
     else:
         click.echo(format_report(report))
+    failed = False
     if fail_on_legacy and report.legacy_found:
         click.echo(legacy_summary(report), err=True)
+        failed = True
+    if fail_on_insecure and report.insecure:
+        click.echo(insecure_summary(report), err=True)
+        failed = True
+    if failed:
         sys.exit(1)

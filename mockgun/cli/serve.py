@@ -151,6 +151,14 @@ def check_faults(
     help="Keep at most this many messages; older ones are evicted and counted. Default: all.",
 )
 @env_option(
+    "--canary-port",
+    env="CANARY_PORT",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Also listen here with a certificate no client should accept (another CA, host "
+    "name canary.invalid): any request that arrives proves the client skips verification.",
+)
+@env_option(
     "--fault",
     "faults",
     env="FAULT",
@@ -192,6 +200,7 @@ def serve_command(
     max_message_size: int,
     deliver: bool,
     max_messages: int | None,
+    canary_port: int | None,
     faults: tuple[str, ...],
     event_loop: str,
     shutdown_timeout: float,
@@ -213,6 +222,7 @@ def serve_command(
         max_message_size=max_message_size,
         deliver=deliver,
         max_messages=max_messages,
+        canary_port=canary_port,
         faults=faults,
         shutdown_timeout=shutdown_timeout,
     )
@@ -265,9 +275,15 @@ def banner(server: Server) -> str:
     key = "only the configured key (user api)" if config.api_key else "any key (user api)"
     domains = ", ".join(sorted(config.domains)) if config.domains else "any"
     tls = version_label(config.tls_max)
+    canary = (
+        [f"  canary        https://{server.host_for_urls}:{server.canary_port} "
+         "(a certificate no client should accept)"]
+        if server.canary_port is not None else []
+    )  # fmt: skip
     return "\n".join(
         [
             f"mockgun {__version__} listening on {server.base_url} ({tls})",
+            *canary,
             f"  certificates  {certs.action} in {certs.paths.directory.resolve()} "
             f"({', '.join(certs.hostnames)})",
             f"  trust this CA {server.ca_file}",

@@ -16,6 +16,8 @@ class ConnectionInfo:
     sni: str | None
     alpn: str | None
     ja4: str | None = None
+    #: Arrived on the canary port: the client accepted a certificate it should have refused.
+    canary: bool = False
 
 
 class ConnectionRegistry:

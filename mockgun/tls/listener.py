@@ -27,6 +27,7 @@ import socket
 import ssl
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,8 @@ class TLSSite(web.BaseSite):
         brief_log: bool = False,
         ca_file: Path | None = None,
         request_timeout: float | None = None,
+        canary: bool = False,
+        conn_ids: Iterator[int] | None = None,
         backlog: int = 1024,  # bursts of CI clients connect at once; the kernel caps it anyway
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
@@ -86,7 +89,9 @@ class TLSSite(web.BaseSite):
         self._listeners: list[socket.socket] = []
         self._bound_port = 0
         self._pending: set[asyncio.Task[None]] = set()
-        self._ids = itertools.count(1)
+        # Shared with the other listener, so that conn_ids never repeat across ports.
+        self._ids = conn_ids if conn_ids is not None else itertools.count(1)
+        self._canary = canary
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -176,6 +181,7 @@ class TLSSite(web.BaseSite):
             "conn_id": next(self._ids),
             "peer": format_peer(addr),
             "outcome": "pending",
+            **({"canary": True} if self._canary else {}),
         }
 
     async def _attempt(self, conn: socket.socket, addr: Any) -> None:
@@ -269,6 +275,7 @@ class TLSSite(web.BaseSite):
             sni=hello.sni,
             alpn=ssl_object.selected_alpn_protocol(),
             ja4=record.get("ja4"),
+            canary=self._canary,
         )
         self._registry.add(ssl_object, info)
         record.update(
