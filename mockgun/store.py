@@ -17,6 +17,7 @@ from .events import EventLog, event_id
 from .mail import mime
 from .mail.form import FilePart
 from .mail.send import Mailbox, SendRequest
+from .outcomes import after_acceptance
 from .spool import Payload, Spool
 
 
@@ -312,43 +313,10 @@ class MessageStore:
                     **base,
                 }
             )
-        for recipient, accepted in zip(req.recipients, list(events), strict=True):
-            if not deliver:
-                break
-            domain = recipient.rpartition("@")[2]
+        if deliver:
             when = max(message.received_at + 0.001, scheduled.timestamp() if scheduled else 0)
-            events.append(
-                {
-                    **{k: v for k, v in accepted.items() if k not in ("method", "originating-ip")},
-                    "event": "delivered",
-                    "id": event_id(),
-                    "timestamp": when,
-                    "envelope": {
-                        "sender": sender,
-                        "transport": "smtp",
-                        "targets": recipient,
-                        "sending-ip": "127.0.0.1",
-                    },
-                    "flags": {
-                        "is-routed": False,
-                        "is-authenticated": True,
-                        "is-system-test": False,
-                        "is-test-mode": False,
-                    },
-                    "delivery-status": {
-                        "tls": True,
-                        "mx-host": f"mx.{domain}",
-                        "code": 250,
-                        "description": "",
-                        "session-seconds": 0.05,
-                        "utf8": True,
-                        "attempt-no": 1,
-                        "message": "OK",
-                        "certificate-verified": True,
-                    },
-                    "recipient-provider": "Other",
-                }
-            )
+            for accepted in list(events):
+                events.extend(after_acceptance(accepted, when))
         return events
 
 

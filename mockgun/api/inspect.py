@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from aiohttp import web
 
 from .. import __version__
+from ..outcomes import ADDABLE, follow_up
 from ..tls.policy import version_label
 from .errors import json_error
 from .keys import CONFIG, HANDSHAKES, STORE
@@ -138,3 +142,49 @@ async def ca_certificate(request: web.Request) -> web.Response:
     except OSError:
         return json_error(404, "no CA certificate yet")
     return web.Response(body=pem, content_type="application/x-pem-file")
+
+
+@routes.post("/mockgun/events/{domain}/{event}/{message_id}")
+async def add_event(request: web.Request) -> web.Response:
+    """Add an event (``failed``, ``opened``, ``clicked``, ...) to a stored message.
+
+    Form or JSON fields: ``recipient`` (default: every recipient), ``severity``
+    (``permanent``/``temporary``, for ``failed``), ``url`` (for ``clicked``).
+    """
+    kind = request.match_info["event"]
+    if kind not in ADDABLE:
+        return json_error(400, f"event must be one of {', '.join(ADDABLE)}")
+    store = request.app[STORE]
+    message = store.get(request.match_info["message_id"])
+    domain = request.match_info["domain"]
+    if message is None or message.domain.lower() != domain.lower():
+        return json_error(404, "Message not found")
+    fields: dict[str, Any] = {}
+    if request.can_read_body:
+        try:
+            raw = (
+                await request.json()
+                if request.content_type == "application/json"
+                else await request.post()
+            )
+            fields = {k: str(v) for k, v in dict(raw).items()}
+        except ValueError:
+            return json_error(400, "the body must be a form or a JSON object")
+    severity = fields.get("severity", "permanent")
+    if severity not in ("permanent", "temporary"):
+        return json_error(400, "severity must be permanent or temporary")
+    accepted = [
+        e for e in store.events.for_message(message.bare_id)
+        if e["event"] == "accepted" and fields.get("recipient", e["recipient"]) == e["recipient"]
+    ]  # fmt: skip
+    if not accepted:
+        return json_error(404, f"{fields.get('recipient')} is not a recipient of this message")
+    extra: dict[str, Any] = {}
+    if kind == "failed":
+        extra["severity"] = severity
+    if kind == "clicked" and "url" in fields:
+        extra["url"] = fields["url"]
+    now = time.time()
+    added = [follow_up(a, kind, now, **extra) for a in accepted]
+    store.events.add(message.domain, added)
+    return web.json_response({"items": added}, status=201)

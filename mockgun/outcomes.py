@@ -1,0 +1,112 @@
+"""What happens to a message after ``accepted``: delivered, or bounced, opened, clicked...
+
+By default every recipient of a non-test message gets a ``delivered`` event. A magic
+recipient picks another outcome with no setup — its local part (before any ``+``) names it:
+
+- ``bounce@...``: a permanent ``failed`` event (550, no delivery);
+- ``tempfail@...``: two temporary ``failed`` events (421), then ``delivered`` on attempt 3;
+- ``opened@...``, ``clicked@...``, ``unsubscribed@...``, ``complained@...``: delivered, then
+  that event.
+
+Tests can also add events to a stored message with
+``POST /mockgun/events/{domain}/{event}/{message-id}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .events import event_id
+
+MAGIC_OUTCOMES = ("bounce", "tempfail", "opened", "clicked", "unsubscribed", "complained")
+#: Events that can be added to a stored message through the inspection API.
+ADDABLE = ("delivered", "failed", "opened", "clicked", "unsubscribed", "complained")
+
+
+def magic_outcome(recipient: str) -> str | None:
+    local = recipient.partition("@")[0].partition("+")[0].lower()
+    return local if local in MAGIC_OUTCOMES else None
+
+
+def _status(
+    recipient: str, code: int, message: str, attempt: int, description: str = ""
+) -> dict[str, Any]:
+    return {
+        "tls": True, "mx-host": f"mx.{recipient.rpartition('@')[2]}", "code": code,
+        "description": description, "session-seconds": 0.05, "utf8": True,
+        "attempt-no": attempt, "message": message, "certificate-verified": True,
+    }  # fmt: skip
+
+
+def follow_up(accepted: dict[str, Any], kind: str, when: float, **extra: Any) -> dict[str, Any]:
+    """An event about the same message and recipient as ``accepted``."""
+    recipient = str(accepted["recipient"])
+    event = {
+        **{k: v for k, v in accepted.items() if k not in ("method", "originating-ip")},
+        "event": kind,
+        "id": event_id(),
+        "timestamp": when,
+        "log-level": "info",
+        "flags": {
+            "is-routed": False,
+            "is-authenticated": True,
+            "is-system-test": False,
+            "is-test-mode": False,
+        },
+    }
+    envelope = dict(event.get("envelope", {}))
+    if kind in ("delivered", "failed"):
+        envelope["sending-ip"] = "127.0.0.1"
+        event["recipient-provider"] = "Other"
+    event["envelope"] = envelope
+    if kind == "delivered":
+        event["delivery-status"] = _status(recipient, 250, "OK", extra.pop("attempt", 1))
+    elif kind == "failed":
+        permanent = extra.pop("severity", "permanent") == "permanent"
+        attempt = extra.pop("attempt", 1)
+        event.update(
+            {
+                "log-level": "error" if permanent else "warn",
+                "severity": "permanent" if permanent else "temporary",
+                "reason": "bounce" if permanent else "generic",
+                "delivery-status": _status(
+                    recipient,
+                    550 if permanent else 421,
+                    "5.1.1 The email account that you tried to reach does not exist."
+                    if permanent
+                    else "4.2.0 Temporary failure, try again later.",
+                    attempt,
+                    "mockgun: simulated " + ("bounce" if permanent else "temporary failure"),
+                ),
+            }
+        )
+        if not permanent:
+            event["delivery-status"]["retry-seconds"] = 600
+    elif kind == "clicked":
+        event["url"] = extra.pop("url", "https://example.com/")
+    if kind in ("opened", "clicked", "unsubscribed", "complained"):
+        event["client-info"] = {
+            "client-type": "browser", "client-os": "Linux", "device-type": "desktop",
+            "client-name": "mockgun", "user-agent": "mockgun",
+        }  # fmt: skip
+        event["geolocation"] = {"country": "US", "region": "Unknown", "city": "Unknown"}
+        event["ip"] = "127.0.0.1"
+    event.update(extra)
+    return event
+
+
+def after_acceptance(accepted: dict[str, Any], when: float) -> list[dict[str, Any]]:
+    """The events that follow ``accepted`` for its recipient, by default or by magic."""
+    outcome = magic_outcome(str(accepted["recipient"]))
+    if outcome == "bounce":
+        return [follow_up(accepted, "failed", when, severity="permanent")]
+    if outcome == "tempfail":
+        return [
+            follow_up(accepted, "failed", when, severity="temporary", attempt=1),
+            follow_up(accepted, "failed", when + 0.001, severity="temporary", attempt=2),
+            follow_up(accepted, "delivered", when + 0.002, attempt=3),
+        ]
+    events = [follow_up(accepted, "delivered", when)]
+    if outcome is not None:
+        events.append(follow_up(accepted, outcome, when + 0.001))
+    return events
