@@ -40,6 +40,12 @@ class Config:
     handshake_timeout: float = 10.0
     #: A second TLS port serving a certificate no client should accept; None: off.
     canary_port: int | None = None
+    #: ``EVENT=URL`` webhooks for every domain (more per domain through the webhooks API).
+    webhooks: tuple[str, ...] = ()
+    #: The key webhooks are signed with; None: a random one, printed at start.
+    webhook_signing_key: str | None = field(default=None, repr=False)
+    #: A CA file to verify https webhook URLs with, besides the system's trust store.
+    webhook_ca: Path | None = None
     #: Fault rules in force from the start (see mockgun.faults for the syntax).
     faults: tuple[str, ...] = ()
     #: Seconds a client gets to send a whole request: the headers of the first request after

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +94,8 @@ def _matches(event: dict[str, Any], name: str, value: str) -> bool:
 
 class EventLog:
     def __init__(self) -> None:
+        #: Called with (domain, new events) whenever events are added: webhooks listen here.
+        self.listeners: list[Callable[[str, list[dict[str, Any]]], None]] = []
         self._events: list[StoredEvent] = []
         self._seq = itertools.count(1)
 
@@ -105,8 +107,11 @@ class EventLog:
         self._events.clear()
 
     def add(self, domain: str, events: Iterable[dict[str, Any]]) -> None:
-        for data in events:
+        added = list(events)
+        for data in added:
             self._events.append(StoredEvent(next(self._seq), domain.lower(), data))
+        for listener in self.listeners:
+            listener(domain, added)
 
     def for_message(self, bare_id: str) -> list[dict[str, Any]]:
         return [

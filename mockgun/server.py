@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .api.app import create_app
+from .api.app import create_app, webhooks_from
 from .api.keys import INFLIGHT
 from .certs import CertResult, ensure_canary_certs, ensure_certs
 from .config import Config
@@ -24,6 +24,7 @@ from .tls.connections import ConnectionRegistry
 from .tls.handshake_log import HandshakeLog
 from .tls.listener import TLSSite
 from .tls.policy import server_context
+from .webhooks import Webhooks
 
 _WILDCARDS = {"", "0.0.0.0", "::"}  # noqa: S104 - names, not binds
 
@@ -40,6 +41,7 @@ class Server:
     faults: FaultBook
     #: The canary listener's port, when one was asked for.
     canary_port: int | None = None
+    webhooks: Webhooks | None = None
 
     @property
     def host_for_urls(self) -> str:
@@ -102,7 +104,11 @@ async def serve(config: Config) -> AsyncIterator[Server]:
     spool = Spool()  # large attachments and messages, on disk; removed at stop
     store = MessageStore(deliver=config.deliver, max_messages=config.max_messages, spool=spool)
     faults = FaultBook([parse_rule(text) for text in config.faults])
-    app = create_app(config, store=store, connections=connections, handshakes=log, faults=faults)
+    webhooks = webhooks_from(config)
+    app = create_app(
+        config, store=store, connections=connections, handshakes=log, faults=faults,
+        webhooks=webhooks,
+    )  # fmt: skip
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -136,6 +142,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
         yield Server(
             config=config, port=site.port, certs=certs, store=store, handshake_log=log,
             faults=faults, canary_port=canary.port if canary is not None else None,
+            webhooks=webhooks,
         )  # fmt: skip
     finally:
         # Stop taking connections, let requests in flight (uploads too) finish, then close.

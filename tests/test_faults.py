@@ -149,18 +149,6 @@ def test_drop_closes_the_connection_and_the_sdk_retries_through_a_429(
     assert server.proc.poll() is None and not any("Traceback" in x for x in server.stderr_lines)
 
 
-def test_bad_fault_option_is_a_clear_error(tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [sys.executable, "-m", "mockgun", "serve", "--fault", "418 teapot",
-         "--certs-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    assert result.returncode == 2 and "418" in result.stderr and "Traceback" not in result.stderr
-
-
 def test_fault_rules_from_the_environment(spawn: Callable[..., MockgunProcess]) -> None:
     server = spawn(env={"MOCKGUN_FAULT": "503 to=a@example.com;delay=0.1 to=b@example.com"})
     faults = requests.get(
@@ -169,3 +157,44 @@ def test_fault_rules_from_the_environment(spawn: Callable[..., MockgunProcess]) 
     assert [r["rule"] for r in faults.json()["rules"]] == [
         "503 to=a@example.com", "delay=0.1 to=b@example.com",
     ]  # fmt: skip
+
+
+def test_each_rule_kind_through_the_official_sdk(
+    spawn: Callable[..., MockgunProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from mailgun.client import Client as MailgunClient
+
+    server = spawn(
+        "--request-timeout", "0.2",
+        "--fault", "503 to=flaky@example.com times=2",
+        "--fault", "500 to=down@example.com",
+        "--fault", "delay=0.5 to=slow@example.com",
+        "--fault", "stall to=stuck@example.com",
+    )  # fmt: skip
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
+    sdk = MailgunClient(auth=("api", "k"), api_url=server.base_url)
+
+    def send(to: str) -> Any:
+        return sdk.messages.create(domain="example.com", data={**SEND, "to": to})
+
+    # The SDK retries 5xx up to 3 times: two failures cost it two retries, then it succeeds...
+    assert send("flaky@example.com").status_code == 200
+    # ...while a rule without `times` outlasts its retries (4 attempts in all).
+    assert send("down@example.com").status_code == 500
+    started = time.monotonic()
+    assert send("slow@example.com").status_code == 200
+    assert time.monotonic() - started >= 0.5
+    from mailgun.handlers.error_handler import ApiError
+
+    with pytest.raises(ApiError):
+        send("stuck@example.com")  # held ~2 s, then dropped; the SDK gives up after its retries
+    injected = requests.get(
+        f"{server.base_url}/mockgun/faults", verify=str(server.ca_file), timeout=10
+    )
+    counts: dict[str, int] = {}
+    for entry in injected.json()["injected"]:
+        counts[entry["recipients"][0]] = counts.get(entry["recipients"][0], 0) + 1
+    assert counts["flaky@example.com"] == 2 and counts["down@example.com"] == 4
+    assert counts["slow@example.com"] == 1 and counts["stuck@example.com"] >= 1

@@ -199,3 +199,15 @@ def test_handshake_log_to_stdout(tmp_path: Path, certs: object) -> None:
         assert json.loads(line)["outcome"] == "ok"
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [(["--fault", "418 teapot"], "418"), (["--webhook", "exploded=http://x"], "exploded")],
+)
+def test_bad_rule_options_are_clear_errors(tmp_path: Path, args: list[str], named: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mockgun", "serve", *args, "--certs-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2 and named in result.stderr and "Traceback" not in result.stderr

@@ -9,11 +9,26 @@ from ..faults import FaultBook, parse_rule
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog, rfc3339_now
-from . import domains, events, fault_routes, inspect, messages, stored
+from ..webhooks import Webhooks, parse_webhook_option
+from . import domains, events, fault_routes, inspect, messages, stored, webhook_routes
 from .auth import authorised
 from .errors import Handler, error_middleware, forbidden, json_error, not_emulated
 from .inflight import InFlight
-from .keys import CONFIG, CONNECTIONS, FAULTS, HANDSHAKES, INFLIGHT, STORE
+from .keys import CONFIG, CONNECTIONS, FAULTS, HANDSHAKES, INFLIGHT, STORE, WEBHOOKS
+
+
+def webhooks_from(config: Config) -> Webhooks:
+    hooks = Webhooks(ca_file=config.webhook_ca)
+    if config.webhook_signing_key:
+        hooks.signing_key = config.webhook_signing_key
+    for text in config.webhooks:
+        name, url = parse_webhook_option(text)
+        hooks.everywhere.setdefault(name, []).append(url)
+    return hooks
+
+
+async def _close_webhooks(app: web.Application) -> None:
+    await app[WEBHOOKS].close()
 
 
 async def _unknown(request: web.Request) -> web.Response:
@@ -79,6 +94,7 @@ def create_app(
     connections: ConnectionRegistry | None = None,
     handshakes: HandshakeLog | None = None,
     faults: FaultBook | None = None,
+    webhooks: Webhooks | None = None,
 ) -> web.Application:
     """Build the app. Handler tests call this directly; ``serve`` puts it behind TLS."""
     config = config or Config()
@@ -104,10 +120,13 @@ def create_app(
     )
     app[CONNECTIONS] = connections
     app[HANDSHAKES] = handshakes if handshakes is not None else HandshakeLog.in_memory()
+    app[WEBHOOKS] = webhooks if webhooks is not None else webhooks_from(config)
+    app[STORE].events.listeners.append(app[WEBHOOKS].dispatch)
+    app.on_cleanup.append(_close_webhooks)
     app[FAULTS] = (
         faults if faults is not None else FaultBook([parse_rule(t) for t in config.faults])
     )
-    for module in (messages, events, stored, domains, inspect, fault_routes):
+    for module in (messages, events, stored, domains, inspect, fault_routes, webhook_routes):
         app.add_routes(module.routes)
     app.router.add_route("*", "/{tail:.*}", _unknown)
     return app

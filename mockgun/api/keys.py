@@ -9,6 +9,7 @@ from ..faults import FaultBook
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog
+from ..webhooks import Webhooks
 from .inflight import InFlight
 
 CONFIG = web.AppKey("config", Config)
@@ -17,3 +18,4 @@ CONNECTIONS = web.AppKey("connections", ConnectionRegistry)
 INFLIGHT = web.AppKey("inflight", InFlight)
 HANDSHAKES = web.AppKey("handshakes", HandshakeLog)
 FAULTS = web.AppKey("faults", FaultBook)
+WEBHOOKS = web.AppKey("webhooks", Webhooks)

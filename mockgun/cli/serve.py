@@ -23,6 +23,7 @@ from ..config import (
 from ..faults import RuleError, parse_rule
 from ..server import Server, serve
 from ..tls.policy import version_label
+from ..webhooks import parse_webhook_option
 from .certs import trust_lines
 from .options import certs_dir_option, env_option, hostname_option, parse_size, split_names
 
@@ -31,6 +32,17 @@ class SemicolonSeparated(click.types.StringParamType):
     """Rules contain spaces, so their environment variable separates them with ';'."""
 
     envvar_list_splitter = ";"
+
+
+def check_webhooks(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    for text in value:
+        try:
+            parse_webhook_option(text)
+        except ValueError as exc:
+            raise click.BadParameter(f"{text!r}: {exc}") from None
+    return value
 
 
 def check_faults(
@@ -159,6 +171,28 @@ def check_faults(
     "name canary.invalid): any request that arrives proves the client skips verification.",
 )
 @env_option(
+    "--webhook",
+    "webhooks",
+    env="WEBHOOK",
+    multiple=True,
+    callback=check_webhooks,
+    help="EVENT=URL: POST each EVENT (delivered, permanent_fail, opened, ...) to URL, signed "
+    "as Mailgun does, for every domain (repeatable; space-separated in the variable).",
+)
+@env_option(
+    "--webhook-signing-key",
+    env="WEBHOOK_SIGNING_KEY",
+    default=None,
+    help="The key webhooks are signed with (HMAC-SHA256). Default: a random one, printed.",
+)
+@env_option(
+    "--webhook-ca",
+    env="WEBHOOK_CA",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A CA file to verify https webhook URLs with, besides the system's trust store.",
+)
+@env_option(
     "--fault",
     "faults",
     env="FAULT",
@@ -201,6 +235,9 @@ def serve_command(
     deliver: bool,
     max_messages: int | None,
     canary_port: int | None,
+    webhooks: tuple[str, ...],
+    webhook_signing_key: str | None,
+    webhook_ca: Path | None,
     faults: tuple[str, ...],
     event_loop: str,
     shutdown_timeout: float,
@@ -223,6 +260,9 @@ def serve_command(
         deliver=deliver,
         max_messages=max_messages,
         canary_port=canary_port,
+        webhooks=webhooks,
+        webhook_signing_key=webhook_signing_key,
+        webhook_ca=webhook_ca,
         faults=faults,
         shutdown_timeout=shutdown_timeout,
     )
@@ -280,10 +320,18 @@ def banner(server: Server) -> str:
          "(a certificate no client should accept)"]
         if server.canary_port is not None else []
     )  # fmt: skip
+    hooks = server.webhooks
+    webhook_lines = (
+        [f"  webhooks      signed with {hooks.signing_key}"
+         + (f"; {sum(len(u) for u in hooks.everywhere.values())} URL(s) configured"
+            if hooks.everywhere else "")]
+        if hooks is not None else []
+    )  # fmt: skip
     return "\n".join(
         [
             f"mockgun {__version__} listening on {server.base_url} ({tls})",
             *canary,
+            *webhook_lines,
             f"  certificates  {certs.action} in {certs.paths.directory.resolve()} "
             f"({', '.join(certs.hostnames)})",
             f"  trust this CA {server.ca_file}",
