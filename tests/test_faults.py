@@ -172,6 +172,7 @@ def test_each_rule_kind_through_the_official_sdk(
         "--fault", "500 to=down@example.com",
         "--fault", "delay=0.5 to=slow@example.com",
         "--fault", "stall to=stuck@example.com",
+        "--fault", "drop to=gone@example.com",
     )  # fmt: skip
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
     sdk = MailgunClient(auth=("api", "k"), api_url=server.base_url)
@@ -190,6 +191,8 @@ def test_each_rule_kind_through_the_official_sdk(
 
     with pytest.raises(ApiError):
         send("stuck@example.com")  # held ~2 s, then dropped; the SDK gives up after its retries
+    with pytest.raises(ApiError):
+        send("gone@example.com")  # dropped at once, every attempt
     injected = requests.get(
         f"{server.base_url}/mockgun/faults", verify=str(server.ca_file), timeout=10
     )
@@ -198,3 +201,4 @@ def test_each_rule_kind_through_the_official_sdk(
         counts[entry["recipients"][0]] = counts.get(entry["recipients"][0], 0) + 1
     assert counts["flaky@example.com"] == 2 and counts["down@example.com"] == 4
     assert counts["slow@example.com"] == 1 and counts["stuck@example.com"] >= 1
+    assert counts["gone@example.com"] >= 1
