@@ -330,13 +330,13 @@ def banner(server: Server) -> str:
     return "\n".join(
         [
             f"mockgun {__version__} listening on {server.base_url} ({tls})",
-            *canary,
-            *webhook_lines,
             f"  certificates  {certs.action} in {certs.paths.directory.resolve()} "
             f"({', '.join(certs.hostnames)})",
             f"  trust this CA {server.ca_file}",
             f"  handshake log {server.handshake_log.name}",
             f"  API key       {key}; domains: {domains}",
+            *canary,
+            *webhook_lines,
             "",
             f"Base URL: {server.base_url} (official SDKs, mailgun.js, mailgun-go) or "
             f"{server.api_url} (django-anymail MAILGUN_API_URL)",
