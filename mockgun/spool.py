@@ -52,12 +52,12 @@ class Payload:
         with self.path.open("rb") as fh:
             return fh.read(limit)
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
         if self.path is None:
             yield self.data
             return
         with self.path.open("rb") as fh:
-            while chunk := fh.read(CHUNK):
+            while chunk := fh.read(size):
                 yield chunk
 
     def discard(self) -> None:

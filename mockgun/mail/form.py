@@ -23,7 +23,7 @@ from urllib.parse import unquote_to_bytes
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from ..spool import Spool
+from ..spool import CHUNK, Payload, Spool
 
 MAX_FIELDS = 20_000
 _CHUNK = 64 * 1024
@@ -51,20 +51,19 @@ class FilePart:
     path: Path | None = None
 
     @property
+    def content(self) -> Payload:
+        """The bytes, wherever they are (in memory, or in the spool for a large part)."""
+        return Payload(data=self.data, path=self.path)
+
+    @property
     def size(self) -> int:
-        return self.path.stat().st_size if self.path is not None else len(self.data)
+        return self.content.size
 
     def read(self) -> bytes:
-        """The whole content (read from disk for a spooled part)."""
-        return self.path.read_bytes() if self.path is not None else self.data
+        return self.content.read()
 
-    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
-        if self.path is None:
-            yield self.data
-            return
-        with self.path.open("rb") as fh:
-            while chunk := fh.read(size):
-                yield chunk
+    def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
+        return self.content.chunks(size)
 
     @property
     def safe_filename(self) -> str:
