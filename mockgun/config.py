@@ -34,6 +34,8 @@ class Config:
     deliver: bool = True
     #: Keep at most this many messages (oldest evicted, and counted); None: no limit.
     max_messages: int | None = None
+    #: Keep at most this many events (Mailgun keeps events longer than messages); None: all.
+    max_events: int | None = None
     #: Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
     shutdown_timeout: float = 1.5
     #: Seconds from accept to a finished handshake (peeking at the hello included).

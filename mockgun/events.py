@@ -10,6 +10,7 @@ sequence, so walking ``next`` returns every event exactly once, in order, and a
 from __future__ import annotations
 
 import base64
+import collections
 import itertools
 import json
 from collections.abc import Callable, Iterable
@@ -93,10 +94,12 @@ def _matches(event: dict[str, Any], name: str, value: str) -> bool:
 
 
 class EventLog:
-    def __init__(self) -> None:
+    def __init__(self, max_events: int | None = None) -> None:
         #: Called with (domain, new events) whenever events are added: webhooks listen here.
         self.listeners: list[Callable[[str, list[dict[str, Any]]], None]] = []
-        self._events: list[StoredEvent] = []
+        # With a cap, the oldest events go first; they are counted, never dropped silently.
+        self._events: collections.deque[StoredEvent] = collections.deque(maxlen=max_events)
+        self.evicted = 0
         self._seq = itertools.count(1)
 
     def __len__(self) -> int:
@@ -109,6 +112,8 @@ class EventLog:
     def add(self, domain: str, events: Iterable[dict[str, Any]]) -> None:
         added = list(events)
         for data in added:
+            if len(self._events) == self._events.maxlen:
+                self.evicted += 1
             self._events.append(StoredEvent(next(self._seq), domain.lower(), data))
         for listener in self.listeners:
             listener(domain, added)

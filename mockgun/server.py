@@ -102,7 +102,12 @@ async def serve(config: Config) -> AsyncIterator[Server]:
     log = HandshakeLog.open(config.handshake_log)
     connections = ConnectionRegistry()
     spool = Spool()  # large attachments and messages, on disk; removed at stop
-    store = MessageStore(deliver=config.deliver, max_messages=config.max_messages, spool=spool)
+    store = MessageStore(
+        deliver=config.deliver,
+        max_messages=config.max_messages,
+        max_events=config.max_events,
+        spool=spool,
+    )
     faults = FaultBook([parse_rule(text) for text in config.faults])
     webhooks = webhooks_from(config)
     app = create_app(

@@ -165,7 +165,12 @@ class MessageStore:
     (and counted: nothing disappears silently)."""
 
     def __init__(
-        self, *, deliver: bool = True, max_messages: int | None = None, spool: Spool | None = None
+        self,
+        *,
+        deliver: bool = True,
+        max_messages: int | None = None,
+        max_events: int | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.spool = spool
         self._messages: OrderedDict[str, StoredMessage] = OrderedDict()
@@ -174,7 +179,7 @@ class MessageStore:
         self.deliver = deliver
         self.max_messages = max_messages
         self.evicted = 0
-        self.events = EventLog()
+        self.events = EventLog(max_events)
         self._waiters: set[asyncio.Future[None]] = set()
 
     def __len__(self) -> int:

@@ -415,3 +415,18 @@ def test_recipient_lists_parse_back_to_the_same_addresses(
     parsed = parse_mailboxes(values, "to")
     expected = [addr for i in range(fields) for _, addr in boxes[i::fields]]
     assert [box.address for box in parsed] == expected
+
+
+async def test_event_retention_cap_counts_what_it_evicts(
+    aiohttp_client: MakeClient,
+) -> None:
+    client = await aiohttp_client(create_app(Config(max_events=3)))
+    for i in range(3):
+        await send(client, {**BASE, "to": f"u{i}@example.com"})  # 2 events each
+    items = (await events(client, "?ascending=yes"))["items"]
+    assert [(e["event"], e["recipient"]) for e in items] == [
+        ("delivered", "u1@example.com"), ("accepted", "u2@example.com"),
+        ("delivered", "u2@example.com"),
+    ]  # fmt: skip
+    health = await (await client.get("/mockgun/health")).json()
+    assert (health["events"], health["events_evicted"]) == (3, 3)

@@ -32,7 +32,7 @@ async def test_health_needs_no_auth(aiohttp_client: Callable[..., Awaitable[Clie
     del body["handshake_log"]
     assert body == {
         "status": "ok", "version": __version__, "tls": "TLS 1.2 only", "messages": 0,
-        "messages_evicted": 0,
+        "messages_evicted": 0, "events": 0, "events_evicted": 0,
     }  # fmt: skip
 
 

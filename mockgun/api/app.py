@@ -116,7 +116,11 @@ def create_app(
     app[STORE] = (
         store
         if store is not None
-        else MessageStore(deliver=config.deliver, max_messages=config.max_messages)
+        else MessageStore(
+            deliver=config.deliver,
+            max_messages=config.max_messages,
+            max_events=config.max_events,
+        )
     )
     app[CONNECTIONS] = connections
     app[HANDSHAKES] = handshakes if handshakes is not None else HandshakeLog.in_memory()

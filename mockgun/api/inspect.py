@@ -27,6 +27,8 @@ async def health(request: web.Request) -> web.Response:
             "tls": version_label(config.tls_max),
             "messages": len(request.app[STORE]),
             "messages_evicted": request.app[STORE].evicted,
+            "events": len(request.app[STORE].events),
+            "events_evicted": request.app[STORE].events.evicted,
             "handshake_log": request.app[HANDSHAKES].status(),
         }
     )

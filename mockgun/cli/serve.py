@@ -203,6 +203,14 @@ def check_faults(
     "rules separated by ';'). See the README's 'Faults' section.",
 )
 @env_option(
+    "--max-events",
+    env="MAX_EVENTS",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep at most this many events; older ones are evicted and counted in "
+    "/mockgun/health. Default: all (events outlive evicted messages, as at Mailgun).",
+)
+@env_option(
     "--event-loop",
     env="EVENT_LOOP",
     type=click.Choice(["auto", "asyncio", "uvloop"]),
@@ -234,6 +242,7 @@ def serve_command(
     max_message_size: int,
     deliver: bool,
     max_messages: int | None,
+    max_events: int | None,
     canary_port: int | None,
     webhooks: tuple[str, ...],
     webhook_signing_key: str | None,
@@ -259,6 +268,7 @@ def serve_command(
         max_message_size=max_message_size,
         deliver=deliver,
         max_messages=max_messages,
+        max_events=max_events,
         canary_port=canary_port,
         webhooks=webhooks,
         webhook_signing_key=webhook_signing_key,
