@@ -44,6 +44,15 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = DEADLINE, what: s
         time.sleep(0.01)
 
 
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The finished lines of a handshake log. A reader can catch a line while its write(2) is
+    still copying it in; like `mockgun handshakes`, skip a last line without its newline."""
+    if not path.exists():
+        return []
+    *complete, _partial = path.read_bytes().split(b"\n")
+    return [json.loads(line) for line in complete if line]
+
+
 @dataclass
 class MockgunProcess:
     """``python -m mockgun serve`` running in a child process."""
@@ -57,9 +66,7 @@ class MockgunProcess:
     stderr_lines: list[str] = field(default_factory=list)
 
     def handshakes(self) -> list[dict[str, Any]]:
-        if not self.log_path.exists():
-            return []
-        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
+        return read_jsonl(self.log_path)
 
     def wait_handshakes(self, count: int) -> list[dict[str, Any]]:
         """The first ``count`` handshake lines, once the server has written them."""

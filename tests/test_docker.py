@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from conftest import read_jsonl, wait_for
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def writable_dir(path: Path) -> Path:
 
 
 def handshake_lines(log: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    return read_jsonl(log)
 
 
 def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(

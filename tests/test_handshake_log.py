@@ -382,5 +382,7 @@ def test_log_lines_are_whole_json_objects_even_on_stdout(
         ):
             pass
     server.wait_handshakes(5)
-    lines = server.log_path.read_text().splitlines()
-    assert [json.loads(x)["outcome"] for x in lines] == ["ok"] * 5
+    raw_lines = server.log_path.read_bytes().split(b"\n")
+    assert raw_lines[-1] == b""  # the file ends with a whole line
+    assert [json.loads(x)["outcome"] for x in raw_lines[:-1]] == ["ok"] * 5
+    assert all(x.isascii() for x in raw_lines)  # no raw U+2028 and the like to split on

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import MockgunProcess, wait_for
+from conftest import MockgunProcess, read_jsonl, wait_for
 
 from mockgun.tls.handshake_log import HandshakeLog
 
@@ -50,7 +49,7 @@ def test_full_disk_keeps_lines_until_the_log_is_writable_again(
     wait_for(lambda: health(server)["handshake_log"]["ok"], what="the log to recover")
     status = health(server)["handshake_log"]
     assert (status["pending"], status["lost"]) == (0, 0)
-    lines = [json.loads(x) for x in real.read_text().splitlines()]
+    lines = read_jsonl(real)
     # Every handshake so far (including the health checks' own connections) is there, in order.
     assert [x["conn_id"] for x in lines] == list(range(1, len(lines) + 1))
     assert len(lines) >= 4

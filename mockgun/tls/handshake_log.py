@@ -21,7 +21,9 @@ from typing import Any, TextIO
 
 #: Records kept in memory for the inspection API; older ones are counted as evicted.
 DEFAULT_MEMORY = 100_000
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# ASCII only: a client's raw U+2028 or NEL in an ALPN value must not split a line for
+# readers that treat those as line breaks (JavaScript, str.splitlines).
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
 _second_cache: list[Any] = [-1, ""]
