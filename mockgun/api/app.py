@@ -74,15 +74,17 @@ async def canary_guard(request: web.Request, handler: Handler) -> web.StreamResp
 
 
 @web.middleware
-async def inspection_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With ``--api-key`` set, ``/mockgun/*`` needs that key too: messages are private data."""
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """HTTP Basic auth for every emulated Mailgun endpoint (user ``api``; any key unless
+    ``--api-key`` is set) and, with ``--api-key`` set, for ``/mockgun/*`` too: messages are
+    private data. Unemulated paths get their 404 without it."""
     config = request.app[CONFIG]
-    if (
-        config.api_key is not None
-        and request.path.startswith("/mockgun/")
-        and request.path not in _OPEN_INSPECTION
-        and not authorised(request, config.api_key)
-    ):
+    path = request.path
+    if path.startswith("/mockgun/"):
+        needed = config.api_key is not None and path not in _OPEN_INSPECTION
+    else:
+        needed = request.match_info.route.handler is not _unknown
+    if needed and not authorised(request, config.api_key):
         return forbidden()
     return await handler(request)
 
@@ -108,7 +110,7 @@ def create_app(
     inflight = InFlight(on_request=request_started)
     # The form reader enforces max_message_size itself; this covers request.read() elsewhere.
     app = web.Application(
-        middlewares=[inflight.middleware, error_middleware, canary_guard, inspection_auth],
+        middlewares=[inflight.middleware, error_middleware, canary_guard, auth_middleware],
         client_max_size=config.max_message_size,
     )
     app[INFLIGHT] = inflight

@@ -8,9 +8,6 @@ import hmac
 
 from aiohttp import web
 
-from .errors import forbidden
-from .keys import CONFIG
-
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:
     """``(user, password)`` from an ``Authorization: Basic ...`` header, or None."""
@@ -38,8 +35,3 @@ def authorised(request: web.Request, api_key: str | None) -> bool:
     if api_key is None:
         return True
     return hmac.compare_digest(password.encode(), api_key.encode())
-
-
-def require_auth(request: web.Request) -> web.Response | None:
-    """None when the request may go on; otherwise the 401 to send."""
-    return None if authorised(request, request.app[CONFIG].api_key) else forbidden()

@@ -9,8 +9,7 @@ from aiohttp import web
 from ..mail.form import Form, FormError, read_form
 from ..mail.send import SendRequest, validate_mime_send, validate_send
 from ..store import TransportInfo
-from .auth import authorised
-from .errors import forbidden, json_error
+from .errors import json_error
 from .fault_routes import FAULT_HEADER, apply_fault
 from .keys import CONFIG, CONNECTIONS, STORE
 
@@ -31,8 +30,6 @@ async def send_mime(request: web.Request) -> web.Response:
 
 async def _send(request: web.Request, validate: Callable[[Form, str], SendRequest]) -> web.Response:
     config = request.app[CONFIG]
-    if not authorised(request, config.api_key):
-        return forbidden()
     domain = request.match_info["domain"]
     if not config.domain_allowed(domain):
         return json_error(404, f"Domain not found: {domain}")

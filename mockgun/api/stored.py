@@ -12,7 +12,6 @@ from aiohttp import web
 from ..mail.form import FormError, read_form
 from ..mail.send import SendError, parse_mailboxes
 from ..store import StoredMessage
-from .auth import require_auth
 from .errors import json_error
 from .keys import CONFIG, STORE
 from .messages import QUEUED, transport_of
@@ -105,9 +104,7 @@ def _sender(message: StoredMessage) -> str:
 
 
 def _lookup(request: web.Request) -> StoredMessage | web.Response:
-    """The stored message the URL names, or the 401/404 to answer instead."""
-    if (denied := require_auth(request)) is not None:
-        return denied
+    """The stored message the URL names, or the 404 to answer instead."""
     message = request.app[STORE].by_key(request.match_info["key"])
     if message is None or message.domain.lower() != request.match_info["domain"].lower():
         return json_error(404, NOT_FOUND)

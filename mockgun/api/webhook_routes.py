@@ -6,7 +6,6 @@ from aiohttp import web
 
 from ..mail.form import FormError, read_form
 from ..webhooks import WEBHOOK_EVENTS
-from .auth import require_auth
 from .errors import json_error
 from .keys import CONFIG, WEBHOOKS
 
@@ -20,8 +19,6 @@ def _domain_hooks(request: web.Request) -> dict[str, list[str]]:
 
 @routes.get("/v3/domains/{domain}/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
-    if (denied := require_auth(request)) is not None:
-        return denied
     hooks = request.app[WEBHOOKS]
     domain = request.match_info["domain"]
     names = {n for n in WEBHOOK_EVENTS if hooks.urls(domain, n)}
@@ -41,8 +38,6 @@ async def _form_urls(request: web.Request) -> tuple[str | None, list[str]]:
 
 @routes.post("/v3/domains/{domain}/webhooks")
 async def create_webhook(request: web.Request) -> web.Response:
-    if (denied := require_auth(request)) is not None:
-        return denied
     try:
         name, urls = await _form_urls(request)
     except FormError as exc:
@@ -57,8 +52,6 @@ async def create_webhook(request: web.Request) -> web.Response:
 
 @routes.get("/v3/domains/{domain}/webhooks/{id}")
 async def get_webhook(request: web.Request) -> web.Response:
-    if (denied := require_auth(request)) is not None:
-        return denied
     urls = request.app[WEBHOOKS].urls(request.match_info["domain"], request.match_info["id"])
     if not urls:
         return json_error(404, "Webhook not found")
@@ -67,8 +60,6 @@ async def get_webhook(request: web.Request) -> web.Response:
 
 @routes.put("/v3/domains/{domain}/webhooks/{id}")
 async def update_webhook(request: web.Request) -> web.Response:
-    if (denied := require_auth(request)) is not None:
-        return denied
     name = request.match_info["id"]
     if name not in _domain_hooks(request):
         return json_error(404, "Webhook not found")
@@ -84,8 +75,6 @@ async def update_webhook(request: web.Request) -> web.Response:
 
 @routes.delete("/v3/domains/{domain}/webhooks/{id}")
 async def delete_webhook(request: web.Request) -> web.Response:
-    if (denied := require_auth(request)) is not None:
-        return denied
     urls = _domain_hooks(request).pop(request.match_info["id"], None)
     if urls is None:
         return json_error(404, "Webhook not found")
