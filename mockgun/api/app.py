@@ -109,8 +109,10 @@ def create_app(
 
     inflight = InFlight(on_request=request_started)
     # The form reader enforces max_message_size itself; this covers request.read() elsewhere.
+    # The canary check looks up every request's connection: only when there is a canary.
+    canary = [canary_guard] if config.canary_port is not None else []
     app = web.Application(
-        middlewares=[inflight.middleware, error_middleware, canary_guard, auth_middleware],
+        middlewares=[inflight.middleware, error_middleware, *canary, auth_middleware],
         client_max_size=config.max_message_size,
     )
     app[INFLIGHT] = inflight
