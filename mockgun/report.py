@@ -6,6 +6,7 @@ leaves out mockgun's own health checks.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -262,3 +263,56 @@ def insecure_summary(report: Report) -> str:
                 f"{record.get('method')} {record.get('path')} at {record.get('ts')}"
             )
     return "\n".join(lines)
+
+
+#: Bucket widths for the timeline, in seconds: the narrowest that fits is used.
+_BUCKET_WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+
+
+def _category(record: dict[str, Any]) -> str:
+    """What the timeline counts a record as: its negotiated version, ``refused`` (too old)
+    or ``failed`` (every other failed attempt)."""
+    outcome = record.get("outcome")
+    if outcome == "ok":
+        return str(record.get("tls_version") or "unknown")
+    return "refused" if outcome == "rejected" else "failed"
+
+
+def timeline(records: list[dict[str, Any]], *, buckets: int = 60) -> dict[str, Any]:
+    """Attempts over time (health checks left out), in at most ``buckets`` equal buckets."""
+    stamped = []
+    for record in records:
+        if record.get("healthcheck") or not record.get("ts"):
+            continue
+        try:
+            when = dt.datetime.fromisoformat(str(record["ts"]).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        stamped.append((when.timestamp(), _category(record)))
+    if not stamped:
+        return {"bucket_seconds": _BUCKET_WIDTHS[0], "series": [], "buckets": []}
+    first = min(t for t, _ in stamped)
+    last = max(t for t, _ in stamped)
+    width = next(
+        (w for w in _BUCKET_WIDTHS if (last // w - first // w) < buckets), _BUCKET_WIDTHS[-1]
+    )
+    start = first // width * width
+    counts: list[Counter[str]] = [Counter() for _ in range(int((last - start) // width) + 1)]
+    for moment, category in stamped:
+        counts[int((moment - start) // width)][category] += 1
+    found = {c for _, c in stamped}
+    versions = sorted(found - {"refused", "failed"}, key=_version_key, reverse=True)
+    series = versions + [c for c in ("refused", "failed") if c in found]
+    return {
+        "bucket_seconds": width,
+        "series": series,
+        "buckets": [
+            {
+                "start": dt.datetime.fromtimestamp(start + i * width, dt.timezone.utc)
+                .isoformat()
+                .replace("+00:00", "Z"),
+                "counts": dict(c),
+            }
+            for i, c in enumerate(counts)
+        ],
+    }

@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .api.app import create_app, webhooks_from
-from .api.keys import INFLIGHT
+from .api.keys import INFLIGHT, LIVE
 from .certs import CertResult, ensure_canary_certs, ensure_certs
 from .config import Config
 from .faults import FaultBook, parse_rule
@@ -154,6 +154,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
         await site.close_listeners()
         if canary is not None:
             await canary.close_listeners()
+        app[LIVE].close()  # live streams would otherwise count as requests in flight
         await app[INFLIGHT].drain(config.shutdown_timeout)
         await runner.cleanup()
         log.close()

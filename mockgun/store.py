@@ -9,12 +9,13 @@ import functools
 import itertools
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import ids
 from .events import EventLog, event_id
-from .mail import mime
+from .mail import mime, view
 from .mail.form import FilePart
 from .mail.send import Mailbox, SendRequest
 from .outcomes import after_acceptance
@@ -89,8 +90,11 @@ class StoredMessage:
         sender: str | None = None,
         subject: str | None = None,
         tag: str | None = None,
+        query: str | None = None,
     ) -> bool:
         req = self.request
+        if query is not None and not self._mentions(query.lower()):
+            return False
         if domain is not None and self.domain.lower() != domain.lower():
             return False
         if to is not None and to.lower() not in (r.lower() for r in req.recipients):
@@ -100,6 +104,14 @@ class StoredMessage:
         if subject is not None and subject.lower() not in (req.subject or "").lower():
             return False
         return tag is None or tag.lower() in (t.lower() for t in req.options.tags)
+
+    def _mentions(self, word: str) -> bool:
+        """``word`` (lower case) is in a recipient, the sender, the subject or a tag."""
+        req = self.request
+        return any(
+            word in text.lower()
+            for text in (*req.recipients, req.sender or "", req.subject or "", *req.options.tags)
+        )
 
     def as_json(self, *, with_content: bool = False) -> dict[str, Any]:
         req = self.request
@@ -139,6 +151,7 @@ class StoredMessage:
         }
         if with_content:
             out["mime_size"] = self.mime.size
+            out["headers"] = view.headers(self.mime)
             out.update(_mime_json(self.mime, f"/mockgun/messages/{self.bare_id}.eml"))
             if self.copies:
                 out["copies"] = [{"recipient": r, **_mime_json(m, None)} for r, m in self.copies]
@@ -180,6 +193,8 @@ class MessageStore:
         self.max_messages = max_messages
         self.evicted = 0
         self.events = EventLog(max_events)
+        #: Called with each message as it is stored, and with None when the store is cleared.
+        self.listeners: list[Callable[[StoredMessage | None], None]] = []
         self._waiters: set[asyncio.Future[None]] = set()
 
     def __len__(self) -> int:
@@ -208,6 +223,8 @@ class MessageStore:
         )
         self._messages[message.bare_id] = message
         self._by_key[message.key] = message.bare_id
+        for listener in self.listeners:  # before its events, so that they follow it
+            listener(message)
         self.events.add(request.domain, self._events_for(message))
         while self.max_messages is not None and len(self._messages) > self.max_messages:
             _, old = self._messages.popitem(last=False)
@@ -243,6 +260,8 @@ class MessageStore:
         self._messages.clear()
         self.events.clear()
         self._by_key.clear()
+        for listener in self.listeners:
+            listener(None)
         return count
 
     async def wait_for(

@@ -75,6 +75,7 @@ def test_banner_says_where_to_point_clients(mockgun_server: MockgunProcess) -> N
     assert f"listening on https://127.0.0.1:{mockgun_server.port} (TLS 1.2-1.3)" in banner
     assert f"trust this CA {ca}" in banner
     assert f"handshake log {mockgun_server.log_path.resolve()}" in banner
+    assert f"web page      https://127.0.0.1:{mockgun_server.port}/mockgun/" in banner
     for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
         assert f"export {var}={ca}" in banner
 

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook, parse_rule
-from ..store import MessageStore
+from ..live import Hub
+from ..store import MessageStore, StoredMessage
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog, rfc3339_now
 from ..webhooks import Webhooks, parse_webhook_option
-from . import domains, events, fault_routes, inspect, messages, stored, webhook_routes
+from . import (
+    domains,
+    events,
+    fault_routes,
+    handshake_routes,
+    inspect,
+    messages,
+    stored,
+    stream,
+    ui,
+    webhook_routes,
+)  # fmt: skip
 from .auth import authorised
 from .errors import Handler, error_middleware, forbidden, json_error, not_emulated
 from .inflight import InFlight
-from .keys import CONFIG, CONNECTIONS, FAULTS, HANDSHAKES, INFLIGHT, STORE, WEBHOOKS
+from .keys import CONFIG, CONNECTIONS, FAULTS, HANDSHAKES, INFLIGHT, LIVE, STORE, WEBHOOKS
 
 
 def webhooks_from(config: Config) -> Webhooks:
@@ -29,6 +43,36 @@ def webhooks_from(config: Config) -> Webhooks:
 
 async def _close_webhooks(app: web.Application) -> None:
     await app[WEBHOOKS].close()
+
+
+def _live_updates(store: MessageStore, handshakes: HandshakeLog) -> Hub:
+    """The hub that ``/mockgun/stream`` reads: fed by the store, its events and the log.
+    With nobody subscribed, publishing costs one length check."""
+    hub = Hub()
+
+    def message(stored: StoredMessage | None) -> None:
+        if hub and stored is not None:
+            hub.publish("message", stored.as_json())
+        elif hub:
+            hub.publish("cleared", {})
+
+    def event(domain: str, added: list[dict[str, Any]]) -> None:
+        if hub:
+            for data in added:
+                hub.publish("event", {"domain": domain, **data})
+
+    def handshake(record: dict[str, Any]) -> None:
+        if hub:
+            hub.publish("handshake", record)
+
+    store.listeners.append(message)
+    store.events.listeners.append(event)
+    handshakes.listeners.append(handshake)
+    return hub
+
+
+async def _end_streams(app: web.Application) -> None:
+    app[LIVE].close()
 
 
 async def _unknown(request: web.Request) -> web.Response:
@@ -83,9 +127,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if path.startswith("/mockgun/"):
         needed = config.api_key is not None and path not in _OPEN_INSPECTION
     else:
-        needed = request.match_info.route.handler is not _unknown
+        needed = request.match_info.route.handler not in (_unknown, ui.root)
     if needed and not authorised(request, config.api_key):
-        return forbidden()
+        response = forbidden()
+        if path.startswith("/mockgun/"):  # so that a browser asks for the key (the web page)
+            response.headers["WWW-Authenticate"] = 'Basic realm="mockgun", charset="UTF-8"'
+        return response
     return await handler(request)
 
 
@@ -134,7 +181,12 @@ def create_app(
     app[FAULTS] = (
         faults if faults is not None else FaultBook([parse_rule(t) for t in config.faults])
     )
-    for module in (messages, events, stored, domains, inspect, fault_routes, webhook_routes):
+    app[LIVE] = _live_updates(app[STORE], app[HANDSHAKES])
+    app.on_shutdown.append(_end_streams)
+    for module in (
+        messages, events, stored, domains, inspect, handshake_routes, stream, ui, fault_routes,
+        webhook_routes,
+    ):  # fmt: skip
         app.add_routes(module.routes)
     app.router.add_route("*", "/{tail:.*}", _unknown)
     return app

@@ -8,6 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from .. import __version__
+from ..mail import view
+from ..mail.sanitize import sanitise_html
 from ..outcomes import ADDABLE, follow_up
 from ..tls.policy import version_label
 from .errors import json_error
@@ -34,7 +36,10 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
-_FILTERS = {"domain": "domain", "to": "to", "from": "sender", "subject": "subject", "tag": "tag"}
+_FILTERS = {
+    "domain": "domain", "to": "to", "from": "sender", "subject": "subject", "tag": "tag",
+    "q": "query",
+}  # fmt: skip
 
 
 def _filters(request: web.Request) -> dict[str, str | None]:
@@ -43,15 +48,40 @@ def _filters(request: web.Request) -> dict[str, str | None]:
 
 @routes.get("/mockgun/messages")
 async def list_messages(request: web.Request) -> web.Response:
-    """Oldest first; filters ``domain``, ``to``, ``from``, ``subject``, ``tag``, ``since``."""
+    """Oldest first (``order=newest`` for newest first); filters ``domain``, ``to``, ``from``,
+    ``subject``, ``tag``, ``q`` (any of recipient, sender, subject, tag), ``since``;
+    ``limit``. ``total`` counts every match, ``domains`` every domain in the store."""
     store = request.app[STORE]
+    order = request.query.get("order", "oldest")
+    if order not in ("oldest", "newest"):
+        return json_error(400, "order must be oldest or newest")
+    try:
+        limit = whole_number(request.query.get("limit"))
+    except ValueError:
+        return json_error(400, "limit must be a whole number")
     try:
         found = store.find(since=request.query.get("since"), **_filters(request))
     except ValueError:
         return json_error(400, "since must be a message id or an RFC 3339 time")
+    shown = found[::-1] if order == "newest" else found
     return web.json_response(
-        {"items": [m.as_json() for m in found], "total": len(found), "evicted": store.evicted}
+        {
+            "items": [m.as_json() for m in shown[:limit]],
+            "total": len(found),
+            "evicted": store.evicted,
+            "domains": store.domains(),
+        }
     )
+
+
+def whole_number(text: str | None) -> int | None:
+    """A ``limit``-style query value: None when absent; ValueError unless a whole number."""
+    if text is None:
+        return None
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
 
 
 @routes.get("/mockgun/messages/wait")
@@ -100,6 +130,43 @@ async def get_message_attachment(request: web.Request) -> web.StreamResponse:
     return web.Response(body=part.data, content_type=part.content_type, headers=headers)
 
 
+#: The HTML preview is a document of its own origin-less kind: no script, nothing remote.
+PREVIEW_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self' data:; "
+    "style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@routes.get("/mockgun/messages/{id}/html")
+async def get_message_html(request: web.Request) -> web.Response:
+    """The HTML body, sanitised (see mail/sanitize.py), for the web page's sandboxed frame."""
+    message = request.app[STORE].get(request.match_info["id"])
+    if message is None:
+        return json_error(404, "Message not found")
+    source = message.request.html
+    if source is None and message.request.mime is not None:
+        source = view.html_body(message.request.mime)
+    if source is None:
+        return json_error(404, "This message has no HTML body")
+    files = message.request.files
+
+    def resolve_cid(name: str) -> str | None:
+        for n, part in enumerate(files):
+            if part.filename == name or part.safe_filename == name:
+                return f"{message.download_path}/{n}"
+        return None
+
+    body, blocked = sanitise_html(source, resolve_cid=resolve_cid)
+    return web.Response(
+        text=f"<!doctype html><meta charset=utf-8>{body}",
+        content_type="text/html",
+        headers={**PREVIEW_HEADERS, "X-Mockgun-Blocked": str(blocked)},
+    )
+
+
 @routes.get("/mockgun/messages/{id}")
 async def get_message(request: web.Request) -> web.Response:
     store = request.app[STORE]
@@ -114,25 +181,6 @@ async def get_message(request: web.Request) -> web.Response:
 @routes.delete("/mockgun/messages")
 async def clear_messages(request: web.Request) -> web.Response:
     return web.json_response({"deleted": request.app[STORE].clear()})
-
-
-@routes.get("/mockgun/handshakes")
-async def list_handshakes(request: web.Request) -> web.Response:
-    """Handshake records, oldest first: ``outcome`` (comma-separated), ``since``, ``limit``."""
-    log = request.app[HANDSHAKES]
-    query = request.query
-    outcomes = [o for o in query.get("outcome", "").split(",") if o]
-    try:
-        limit = int(query["limit"]) if "limit" in query else None
-        if limit is not None and limit < 0:
-            raise ValueError
-    except ValueError:
-        return json_error(400, "limit must be a whole number")
-    try:
-        items = log.select(outcomes=outcomes, since=query.get("since"), limit=limit)
-    except ValueError:
-        return json_error(400, "since must be an RFC 3339 time or a conn_id")
-    return web.json_response({"items": items, "total": len(items), "evicted": log.evicted})
 
 
 @routes.get("/mockgun/ca.pem")

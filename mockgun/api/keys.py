@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook
+from ..live import Hub
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog
@@ -19,3 +20,4 @@ INFLIGHT = web.AppKey("inflight", InFlight)
 HANDSHAKES = web.AppKey("handshakes", HandshakeLog)
 FAULTS = web.AppKey("faults", FaultBook)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
+LIVE = web.AppKey("live", Hub)

@@ -345,6 +345,8 @@ def banner(server: Server) -> str:
             f"  trust this CA {server.ca_file}",
             f"  handshake log {server.handshake_log.name}",
             f"  API key       {key}; domains: {domains}",
+            f"  web page      {server.base_url}/mockgun/"
+            + (" (user api, the API key as password)" if server.config.api_key else ""),
             *canary,
             *webhook_lines,
             "",

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -85,6 +85,8 @@ class HandshakeLog:
         self.lost = 0
         self.written = 0
         self.error: str | None = None
+        #: Called with each record as it is written (the live view listens here).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     @classmethod
     def open(cls, target: str, *, memory: int = DEFAULT_MEMORY) -> HandshakeLog:
@@ -115,6 +117,8 @@ class HandshakeLog:
         if len(self.records) == self.records.maxlen:
             self.evicted += 1
         self.records.append(record)
+        for listener in self.listeners:
+            listener(record)
         if self._stream is None and self._path is None:
             return
         self.pending.append((_encode(record) + "\n").encode())
@@ -180,8 +184,11 @@ class HandshakeLog:
         outcomes: Iterable[str] = (),
         since: str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
+        healthchecks: bool = True,
     ) -> list[dict[str, Any]]:
-        """Records in order, filtered by outcome and by ``since`` (a time, or a conn_id)."""
+        """Records filtered by outcome and by ``since`` (a time, or a conn_id), oldest first
+        unless ``newest_first``; ``limit`` counts from the first one returned."""
         wanted = set(outcomes)
         after_id: int | None = None
         after_ts: str | None = None
@@ -191,14 +198,18 @@ class HandshakeLog:
             else:
                 after_ts = format_ts(parse_ts(since))
         out = []
-        for record in self.records:
+        for record in reversed(self.records) if newest_first else self.records:
             if wanted and record.get("outcome") not in wanted:
+                continue
+            if not healthchecks and record.get("healthcheck"):
                 continue
             if after_id is not None and record.get("conn_id", 0) <= after_id:
                 continue
             if after_ts is not None and record.get("ts", "") < after_ts:
                 continue
             out.append(record)
+            if limit is not None and len(out) >= limit:
+                break
         return out[:limit] if limit is not None else out
 
     def close(self) -> None:

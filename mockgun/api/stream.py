@@ -1,0 +1,52 @@
+"""``GET /mockgun/stream``: server-sent events for the web page (or anyone with curl -N).
+
+Each update is one SSE event named ``message``, ``event``, ``handshake`` or ``cleared``
+whose data is the same JSON the inspection API returns for it. A comment every
+:data:`KEEPALIVE` seconds keeps proxies and idle timeouts from closing a quiet stream.
+The stream ends when mockgun stops (or when this reader falls too far behind); the
+``retry`` field tells EventSource how soon to reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from .keys import LIVE
+
+routes = web.RouteTableDef()
+
+KEEPALIVE = 15.0
+RETRY_MS = 1000
+
+
+@routes.get("/mockgun/stream")
+async def stream(request: web.Request) -> web.StreamResponse:
+    hub = request.app[LIVE]
+    sub = hub.subscribe()  # before answering: nothing published from here on is missed
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # nginx in front must not hold events back
+        }
+    )
+    try:  # the reader going away ends this with a ConnectionError or a cancellation
+        await response.prepare(request)
+        await response.write(f"retry: {RETRY_MS}\n: mockgun live updates\n\n".encode())
+        while True:
+            try:
+                update = await asyncio.wait_for(sub.next(), KEEPALIVE)
+            except asyncio.TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if update is None:
+                break
+            data = json.dumps(update.data, separators=(",", ":"))
+            await response.write(f"event: {update.kind}\ndata: {data}\n\n".encode())
+    finally:
+        hub.unsubscribe(sub)
+    response.force_close()
+    return response
