@@ -7,11 +7,15 @@ leaves out mockgun's own health checks.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .tls.handshake_log import HandshakeLog
 
 LEGACY_VERSIONS = frozenset({"SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"})
 _VERSION_ORDER = ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
@@ -57,6 +61,11 @@ def is_legacy(record: dict[str, Any]) -> bool:
     return (
         record.get("outcome") == "rejected" or record.get("client_max_version") in LEGACY_VERSIONS
     )
+
+
+def negotiated_json(negotiated: Counter[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Successful handshakes by version and cipher, the most common first."""
+    return [{"tls_version": v, "cipher": c, "count": n} for (v, c), n in negotiated.most_common()]
 
 
 def _version_key(name: str) -> int:
@@ -141,10 +150,7 @@ class Report:
             "malformed_lines": self.malformed_lines,
             "cut_off_tail": self.cut_off_tail,
             "outcomes": dict(self.outcomes),
-            "negotiated": [
-                {"tls_version": v, "cipher": c, "count": n}
-                for (v, c), n in self.negotiated.most_common()
-            ],
+            "negotiated": negotiated_json(self.negotiated),
             "clients": [c.as_json() for c in self.clients],
             "failures": self.failures,
             "legacy_found": self.legacy_found,
@@ -154,36 +160,113 @@ class Report:
         }
 
 
-def build_report(contents: LogContents, source: str) -> Report:
-    outcomes: Counter[str] = Counter()
-    negotiated: Counter[tuple[str, str]] = Counter()
-    clients: dict[tuple[str, str | None], ClientRow] = {}
-    failures: list[dict[str, Any]] = []
-    healthchecks = 0
-    for record in contents.records:
+#: Bucket widths for the timeline, in seconds: the narrowest that fits is used.
+_BUCKET_WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+
+
+def _category(record: dict[str, Any]) -> str:
+    """What the timeline counts a record as: its negotiated version, ``refused`` (too old)
+    or ``failed`` (every other failed attempt)."""
+    outcome = record.get("outcome")
+    if outcome == "ok":
+        return str(record.get("tls_version") or "unknown")
+    return "refused" if outcome == "rejected" else "failed"
+
+
+@dataclass
+class Tally:
+    """Running totals over handshake records, added one at a time: the report is built from
+    one, and the web page keeps one that it tops up with new records when it asks."""
+
+    #: Keep every failed record (the report lists them); the page's tally does not.
+    keep_failures: bool = True
+    outcomes: Counter[str] = field(default_factory=Counter)
+    negotiated: Counter[tuple[str, str]] = field(default_factory=Counter)
+    clients: dict[tuple[str, str | None], ClientRow] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    healthchecks: int = 0
+    #: Attempts per second (Unix time) by timeline category.
+    per_second: dict[int, Counter[str]] = field(default_factory=dict)
+    _second: tuple[str, int | None] = ("", None)
+
+    def add(self, record: dict[str, Any]) -> None:
         if record.get("healthcheck"):
-            healthchecks += 1
-            continue
+            self.healthchecks += 1
+            return
         outcome = str(record.get("outcome"))
-        outcomes[outcome] += 1
+        self.outcomes[outcome] += 1
         if outcome == "ok":
-            negotiated[(str(record.get("tls_version")), str(record.get("cipher")))] += 1
-        else:
-            failures.append(record)
+            self.negotiated[(str(record.get("tls_version")), str(record.get("cipher")))] += 1
+        elif self.keep_failures:
+            self.failures.append(record)
         if record.get("ja4"):
             sni = record.get("client_sni") or record.get("sni")
             key = (str(record["ja4"]), sni)
-            clients.setdefault(key, ClientRow(ja4=key[0], sni=sni)).add(record)
+            row = self.clients.get(key)
+            if row is None:
+                row = self.clients[key] = ClientRow(ja4=key[0], sni=sni)
+            row.add(record)
+        epoch = self._epoch(str(record.get("ts", ""))[:19])
+        if epoch is not None:
+            self.per_second.setdefault(epoch, Counter())[_category(record)] += 1
+
+    def _epoch(self, second: str) -> int | None:
+        # Records come in time order, many to a second: parse each second once.
+        if second != self._second[0]:
+            try:
+                moment = dt.datetime.fromisoformat(second).replace(tzinfo=dt.timezone.utc)
+                self._second = (second, int(moment.timestamp()))
+            except ValueError:
+                self._second = (second, None)
+        return self._second[1]
+
+    def client_rows(self) -> list[ClientRow]:
+        return sorted(self.clients.values(), key=lambda c: c.first)
+
+    def timeline(self, *, buckets: int = 60) -> dict[str, Any]:
+        """Attempts over time in at most ``buckets`` equal buckets of a round width."""
+        stamped = self.per_second.items()
+        if not stamped:
+            return {"bucket_seconds": _BUCKET_WIDTHS[0], "series": [], "buckets": []}
+        first = min(t for t, _ in stamped)
+        last = max(t for t, _ in stamped)
+        width = next(
+            (w for w in _BUCKET_WIDTHS if last // w - first // w < buckets), _BUCKET_WIDTHS[-1]
+        )
+        start = first // width * width
+        totals: list[Counter[str]] = [Counter() for _ in range((last - start) // width + 1)]
+        found: set[str] = set()
+        for moment_s, counts in stamped:
+            totals[(moment_s - start) // width].update(counts)
+            found.update(counts)
+        versions = sorted(found - {"refused", "failed"}, key=_version_key, reverse=True)
+        return {
+            "bucket_seconds": width,
+            "series": versions + [c for c in ("refused", "failed") if c in found],
+            "buckets": [
+                {"start": _utc(start + i * width), "counts": dict(c)} for i, c in enumerate(totals)
+            ],
+        }
+
+
+def _utc(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_report(contents: LogContents, source: str) -> Report:
+    tally = Tally()
+    for record in contents.records:
+        tally.add(record)
     return Report(
         source=source,
-        attempts=sum(outcomes.values()),
-        healthchecks_left_out=healthchecks,
+        attempts=sum(tally.outcomes.values()),
+        healthchecks_left_out=tally.healthchecks,
         malformed_lines=contents.malformed,
         cut_off_tail=contents.cut_off_tail,
-        outcomes=outcomes,
-        negotiated=negotiated,
-        clients=sorted(clients.values(), key=lambda c: c.first),
-        failures=failures,
+        outcomes=tally.outcomes,
+        negotiated=tally.negotiated,
+        clients=tally.client_rows(),
+        failures=tally.failures,
     )
 
 
@@ -265,54 +348,24 @@ def insecure_summary(report: Report) -> str:
     return "\n".join(lines)
 
 
-#: Bucket widths for the timeline, in seconds: the narrowest that fits is used.
-_BUCKET_WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+class LiveSummary:
+    """The totals behind ``/mockgun/handshakes/report``, topped up with the records written
+    since the last request: each record is counted once, and only while someone asks (the
+    handshake path pays nothing for it). Records the in-memory copy evicted before they
+    were counted are counted as ``missed``."""
 
+    def __init__(self) -> None:
+        self.tally = Tally(keep_failures=False)
+        self.counted = 0
+        self.missed = 0
 
-def _category(record: dict[str, Any]) -> str:
-    """What the timeline counts a record as: its negotiated version, ``refused`` (too old)
-    or ``failed`` (every other failed attempt)."""
-    outcome = record.get("outcome")
-    if outcome == "ok":
-        return str(record.get("tls_version") or "unknown")
-    return "refused" if outcome == "rejected" else "failed"
-
-
-def timeline(records: list[dict[str, Any]], *, buckets: int = 60) -> dict[str, Any]:
-    """Attempts over time (health checks left out), in at most ``buckets`` equal buckets."""
-    stamped = []
-    for record in records:
-        if record.get("healthcheck") or not record.get("ts"):
-            continue
-        try:
-            when = dt.datetime.fromisoformat(str(record["ts"]).replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        stamped.append((when.timestamp(), _category(record)))
-    if not stamped:
-        return {"bucket_seconds": _BUCKET_WIDTHS[0], "series": [], "buckets": []}
-    first = min(t for t, _ in stamped)
-    last = max(t for t, _ in stamped)
-    width = next(
-        (w for w in _BUCKET_WIDTHS if (last // w - first // w) < buckets), _BUCKET_WIDTHS[-1]
-    )
-    start = first // width * width
-    counts: list[Counter[str]] = [Counter() for _ in range(int((last - start) // width) + 1)]
-    for moment, category in stamped:
-        counts[int((moment - start) // width)][category] += 1
-    found = {c for _, c in stamped}
-    versions = sorted(found - {"refused", "failed"}, key=_version_key, reverse=True)
-    series = versions + [c for c in ("refused", "failed") if c in found]
-    return {
-        "bucket_seconds": width,
-        "series": series,
-        "buckets": [
-            {
-                "start": dt.datetime.fromtimestamp(start + i * width, dt.timezone.utc)
-                .isoformat()
-                .replace("+00:00", "Z"),
-                "counts": dict(c),
-            }
-            for i, c in enumerate(counts)
-        ],
-    }
+    def catch_up(self, log: HandshakeLog) -> Tally:
+        written = log.evicted + len(log.records)
+        new = written - self.counted
+        if new > 0:
+            held = min(new, len(log.records))
+            self.missed += new - held
+            for record in itertools.islice(log.records, len(log.records) - held, None):
+                self.tally.add(record)
+            self.counted = written
+        return self.tally

@@ -18,6 +18,7 @@ from helpers import AUTH, basic
 from mockgun import Config, create_app
 from mockgun.api.keys import HANDSHAKES, LIVE
 from mockgun.mail.sanitize import sanitise_html
+from mockgun.tls.handshake_log import HandshakeLog
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
@@ -201,6 +202,7 @@ async def test_handshakes_newest_first_without_health_checks_and_the_report(
     assert (await client.get("/mockgun/handshakes?healthchecks=maybe")).status == 400
 
     report = await (await client.get("/mockgun/handshakes/report")).json()
+    assert report["missed"] == 0 and report["legacy_found"]  # the TLS 1.0 client
     assert report["attempts"] == 4 and report["healthchecks_left_out"] == 1
     assert report["outcomes"] == {"ok": 2, "rejected": 1, "timeout": 1}
     assert [c["ja4"] for c in report["clients"]] == ["t13a", "t12b", "t10c"]
@@ -215,6 +217,28 @@ async def test_handshakes_newest_first_without_health_checks_and_the_report(
     coarse = await (await client.get("/mockgun/handshakes/report?buckets=2")).json()
     assert coarse["timeline"]["bucket_seconds"] == 2
     assert sum(sum(b["counts"].values()) for b in coarse["timeline"]["buckets"]) == 4
+
+
+async def test_the_report_counts_each_record_once_and_says_what_it_missed(
+    aiohttp_client: MakeClient,
+) -> None:
+    log = HandshakeLog.in_memory(memory=3)
+    client = await aiohttp_client(create_app(handshakes=log))
+
+    async def report() -> dict[str, Any]:
+        return dict(await (await client.get("/mockgun/handshakes/report")).json())
+
+    log.write(_record(1, "2026-01-01T10:00:00.000Z", "ok", "TLSv1.3", ja4="a"))
+    assert (await report())["outcomes"] == {"ok": 1}
+    assert (await report())["outcomes"] == {"ok": 1}  # asked again: not counted twice
+    log.write(_record(2, "2026-01-01T10:00:01.000Z", "rejected", ja4="b"))
+    first = await report()
+    assert first["outcomes"] == {"ok": 1, "rejected": 1} and first["legacy_found"]
+    assert [c["count"] for c in first["clients"]] == [1, 1]
+    for n in range(3, 9):  # six more while nobody asks: three fall out of memory first
+        log.write(_record(n, f"2026-01-01T10:00:0{n}.000Z", "ok", "TLSv1.2", ja4="a"))
+    later = await report()
+    assert later["missed"] == 3 and later["outcomes"] == {"ok": 4, "rejected": 1}
 
 
 async def _read_events(resp: Any, count: int) -> list[tuple[str, dict[str, Any]]]:

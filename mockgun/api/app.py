@@ -9,6 +9,7 @@ from aiohttp import web
 from ..config import Config
 from ..faults import FaultBook, parse_rule
 from ..live import Hub
+from ..report import LiveSummary
 from ..store import MessageStore, StoredMessage
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog, rfc3339_now
@@ -28,7 +29,17 @@ from . import (
 from .auth import authorised
 from .errors import Handler, error_middleware, forbidden, json_error, not_emulated
 from .inflight import InFlight
-from .keys import CONFIG, CONNECTIONS, FAULTS, HANDSHAKES, INFLIGHT, LIVE, STORE, WEBHOOKS
+from .keys import (
+    CONFIG,
+    CONNECTIONS,
+    FAULTS,
+    HANDSHAKES,
+    INFLIGHT,
+    LIVE,
+    STORE,
+    SUMMARY,
+    WEBHOOKS,
+)  # fmt: skip
 
 
 def webhooks_from(config: Config) -> Webhooks:
@@ -182,6 +193,7 @@ def create_app(
         faults if faults is not None else FaultBook([parse_rule(t) for t in config.faults])
     )
     app[LIVE] = _live_updates(app[STORE], app[HANDSHAKES])
+    app[SUMMARY] = LiveSummary()
     app.on_shutdown.append(_end_streams)
     for module in (
         messages, events, stored, domains, inspect, handshake_routes, stream, ui, fault_routes,

@@ -1,13 +1,15 @@
-"""``/mockgun/handshakes``: the handshake log as JSON, and the report over it."""
+"""``/mockgun/handshakes``: the handshake log as JSON, and a summary of it for the page."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from ..report import LogContents, build_report, timeline
+from ..report import negotiated_json
 from .errors import json_error
 from .inspect import whole_number
-from .keys import HANDSHAKES
+from .keys import HANDSHAKES, SUMMARY
 
 routes = web.RouteTableDef()
 
@@ -52,15 +54,24 @@ async def list_handshakes(request: web.Request) -> web.Response:
 
 @routes.get("/mockgun/handshakes/report")
 async def handshake_report(request: web.Request) -> web.Response:
-    """What ``mockgun handshakes --json`` says about the records in memory, plus a
-    ``timeline``: attempts per time bucket by negotiated version, refusals apart."""
-    log = request.app[HANDSHAKES]
+    """Every handshake since start (health checks apart): totals by outcome and by
+    negotiated version and cipher, one row per client, and a ``timeline`` of attempts per
+    time bucket by negotiated version, refusals apart."""
     try:
         buckets = whole_number(request.query.get("buckets")) or 60
     except ValueError:
         return json_error(400, "buckets must be a whole number")
-    records = list(log.records)
-    report = build_report(LogContents(records=records), log.name).as_json()
-    report["timeline"] = timeline(records, buckets=min(buckets, 1000))
-    report["evicted"] = log.evicted
-    return web.json_response(report)
+    summary = request.app[SUMMARY]
+    tally = summary.catch_up(request.app[HANDSHAKES])
+    clients = tally.client_rows()
+    body: dict[str, Any] = {
+        "attempts": sum(tally.outcomes.values()),
+        "healthchecks_left_out": tally.healthchecks,
+        "missed": summary.missed,
+        "outcomes": dict(tally.outcomes),
+        "negotiated": negotiated_json(tally.negotiated),
+        "clients": [c.as_json() for c in clients],
+        "legacy_found": bool(tally.outcomes["rejected"]) or any(c.legacy for c in clients),
+        "timeline": tally.timeline(buckets=min(buckets, 1000)),
+    }
+    return web.json_response(body)

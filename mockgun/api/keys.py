@@ -7,6 +7,7 @@ from aiohttp import web
 from ..config import Config
 from ..faults import FaultBook
 from ..live import Hub
+from ..report import LiveSummary
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog
@@ -21,3 +22,4 @@ HANDSHAKES = web.AppKey("handshakes", HandshakeLog)
 FAULTS = web.AppKey("faults", FaultBook)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 LIVE = web.AppKey("live", Hub)
+SUMMARY = web.AppKey("handshake_summary", LiveSummary)
