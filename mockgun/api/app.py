@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook, parse_rule
 from ..live import Hub
 from ..report import LiveSummary
-from ..store import MessageStore, StoredMessage
+from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog, rfc3339_now
 from ..webhooks import Webhooks, parse_webhook_option
@@ -54,32 +52,6 @@ def webhooks_from(config: Config) -> Webhooks:
 
 async def _close_webhooks(app: web.Application) -> None:
     await app[WEBHOOKS].close()
-
-
-def _live_updates(store: MessageStore, handshakes: HandshakeLog) -> Hub:
-    """The hub that ``/mockgun/stream`` reads: fed by the store, its events and the log.
-    With nobody subscribed, publishing costs one length check."""
-    hub = Hub()
-
-    def message(stored: StoredMessage | None) -> None:
-        if hub and stored is not None:
-            hub.publish("message", stored.as_json())
-        elif hub:
-            hub.publish("cleared", {})
-
-    def event(domain: str, added: list[dict[str, Any]]) -> None:
-        if hub:
-            for data in added:
-                hub.publish("event", {"domain": domain, **data})
-
-    def handshake(record: dict[str, Any]) -> None:
-        if hub:
-            hub.publish("handshake", record)
-
-    store.listeners.append(message)
-    store.events.listeners.append(event)
-    handshakes.listeners.append(handshake)
-    return hub
 
 
 async def _end_streams(app: web.Application) -> None:
@@ -192,7 +164,7 @@ def create_app(
     app[FAULTS] = (
         faults if faults is not None else FaultBook([parse_rule(t) for t in config.faults])
     )
-    app[LIVE] = _live_updates(app[STORE], app[HANDSHAKES])
+    app[LIVE] = Hub.watching(app[STORE], app[HANDSHAKES])
     app[SUMMARY] = LiveSummary()
     app.on_shutdown.append(_end_streams)
     for module in (

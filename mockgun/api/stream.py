@@ -1,7 +1,7 @@
 """``GET /mockgun/stream``: server-sent events for the web page (or anyone with curl -N).
 
 Each update is one SSE event named ``message``, ``event``, ``handshake`` or ``cleared``
-whose data is the same JSON the inspection API returns for it. A comment every
+whose data is a small JSON notice (see live.py); the inspection API has the rest. A comment every
 :data:`KEEPALIVE` seconds keeps proxies and idle timeouts from closing a quiet stream.
 The stream ends when mockgun stops (or when this reader falls too far behind); the
 ``retry`` field tells EventSource how soon to reconnect.
@@ -10,7 +10,6 @@ The stream ends when mockgun stops (or when this reader falls too far behind); t
 from __future__ import annotations
 
 import asyncio
-import json
 
 from aiohttp import web
 
@@ -38,14 +37,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
         await response.write(f"retry: {RETRY_MS}\n: mockgun live updates\n\n".encode())
         while True:
             try:
-                update = await asyncio.wait_for(sub.next(), KEEPALIVE)
+                batch = await asyncio.wait_for(sub.next(), KEEPALIVE)
             except asyncio.TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
-            if update is None:
+            if batch is None:
                 break
-            data = json.dumps(update.data, separators=(",", ":"))
-            await response.write(f"event: {update.kind}\ndata: {data}\n\n".encode())
+            await response.write(b"".join(update.frame for update in batch))
     finally:
         hub.unsubscribe(sub)
     response.force_close()

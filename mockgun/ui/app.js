@@ -222,7 +222,10 @@ function drawChart(timeline) {
 // ---- views, refreshing and live updates ---------------------------------------
 
 const pending = {};
+const stale = new Set();
 function refresh(what, delay = 150) {
+  // A hidden tab fetches nothing: it catches up when it is shown again.
+  if (document.hidden) { stale.add(what); return; }
   // Coalesce bursts (a load test makes hundreds of updates a second) into one fetch.
   if (pending[what]) return;
   pending[what] = setTimeout(async () => {
@@ -289,8 +292,7 @@ function connect() {
   stream.addEventListener("cleared", () => refresh("messages"));
   stream.addEventListener("event", (e) => {
     const data = JSON.parse(e.data);
-    const id = ((data.message || {}).headers || {})["message-id"];
-    if (state.messageId && id === state.messageId) refresh("message");
+    if (state.messageId && data.message_id === state.messageId) refresh("message");
   });
   stream.addEventListener("handshake", () => refresh("handshakes", 400));
 }
@@ -306,6 +308,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("outcome").addEventListener("change", () => { state.outcome = $("outcome").value; refresh("handshakes", 0); });
   $("show-health").addEventListener("change", () => { state.health = $("show-health").checked; refresh("handshakes", 0); });
   window.addEventListener("hashchange", route);
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) return;
+    for (const what of stale) refresh(what, 0);
+    stale.clear();
+  });
   route();
   refresh("handshakes", 0); // for the counter in the navigation
   connect();
