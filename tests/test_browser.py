@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import MockgunProcess, start_mockgun, wait_for
+from conftest import DEADLINE, MockgunProcess, start_mockgun, wait_for
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -100,6 +100,7 @@ class Page:
             http_credentials={"username": "api", "password": KEY} if credentials else None,
             accept_downloads=True,
         )
+        self.context.set_default_timeout(DEADLINE * 1000)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
@@ -304,11 +305,15 @@ def _legacy_client(server: MockgunProcess) -> None:
 
 
 def test_live_updates_arrive_without_a_reload(tab: Page, server: MockgunProcess) -> None:
+    """Each change is made after the page has shown the state before it, and the page never
+    polls: what appears afterwards came over the live stream."""
     clear(server)
     tab.open()
+    tab.page.wait_for_selector("#messages tbody td:has-text('No messages yet.')")
     tab.page.evaluate("window.__sameDocument = true")
     message_id = send(server, subject="Arrived live")
     tab.page.wait_for_selector("#messages tbody tr[data-id] :text('Arrived live')")
+    expect(tab.page.locator("#count-messages")).to_have_text("1")
 
     tab.page.click("#messages tbody tr[data-id] a")
     tab.page.wait_for_selector("#message-events tbody tr:has-text('delivered')")
@@ -320,11 +325,14 @@ def test_live_updates_arrive_without_a_reload(tab: Page, server: MockgunProcess)
     tab.page.wait_for_selector("#message-events tbody tr:has-text('opened')")
 
     tab.page.click("#nav-handshakes")
-    tab.page.wait_for_selector("#handshakes tbody tr[data-outcome]")
+    tab.page.wait_for_selector("#handshakes tbody tr[data-outcome=ok]")
     before = len(inspect(server, "/mockgun/handshakes?outcome=rejected")["items"])
-    _legacy_client(server)
     tab.page.select_option("#outcome", "rejected")
+    others = tab.page.locator("#handshakes tbody tr[data-outcome]:not([data-outcome=rejected])")
+    expect(others).to_have_count(0)  # the filtered table is on the page
     rows = tab.page.locator("#handshakes tbody tr[data-outcome=rejected]")
+    assert rows.count() == before
+    _legacy_client(server)
     wait_for(lambda: rows.count() > before, what="the new refusal on the page")
     assert tab.page.evaluate("window.__sameDocument") is True  # no reload happened
 

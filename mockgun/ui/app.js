@@ -221,24 +221,43 @@ function drawChart(timeline) {
 
 // ---- views, refreshing and live updates ---------------------------------------
 
-const pending = {};
+const timers = {}, running = {}, again = {};
 const stale = new Set();
+// Nothing is fetched before the live stream is open (or has failed to open for a while):
+// whatever happens after that first fetch then reaches the page as an update.
+let started = false;
+
 function refresh(what, delay = 150) {
+  if (!started) return;
   // A hidden tab fetches nothing: it catches up when it is shown again.
   if (document.hidden) { stale.add(what); return; }
+  // An update that arrives while a fetch is under way may not be in its answer: fetch again.
+  if (running[what]) { again[what] = true; return; }
   // Coalesce bursts (a load test makes hundreds of updates a second) into one fetch.
-  if (pending[what]) return;
-  pending[what] = setTimeout(async () => {
-    try {
-      if (what === "messages") await loadMessages();
-      if (what === "message" && state.messageId) await loadMessage(state.messageId);
-      if (what === "handshakes") await loadHandshakes();
-    } catch (error) {
-      setStatus(`Could not load ${what}: ${error.message}`, "bad");
-    } finally {
-      pending[what] = null;
-    }
-  }, delay);
+  if (timers[what]) return;
+  timers[what] = setTimeout(() => load(what), delay);
+}
+
+async function load(what) {
+  timers[what] = null;
+  running[what] = true;
+  try {
+    if (what === "messages") await loadMessages();
+    if (what === "message" && state.messageId) await loadMessage(state.messageId);
+    if (what === "handshakes") await loadHandshakes();
+  } catch (error) {
+    setStatus(`Could not load ${what}: ${error.message}`, "bad");
+  } finally {
+    running[what] = false;
+    if (again[what]) { again[what] = false; refresh(what); }
+  }
+}
+
+function catchUp() {
+  started = true;
+  refresh("messages", 0);
+  refresh("handshakes", 0);
+  if (state.messageId) refresh("message", 0);
 }
 
 function show(view) {
@@ -282,10 +301,8 @@ function connect() {
   const stream = new EventSource("/mockgun/stream");
   stream.addEventListener("open", () => {
     setStatus("Live", "good");
-    // After a reconnect, catch up on whatever happened while the stream was down.
-    refresh("messages");
-    refresh("handshakes");
-    if (state.messageId) refresh("message");
+    // The first load, or after a reconnect whatever happened while the stream was down.
+    catchUp();
   });
   stream.addEventListener("error", () => setStatus("Reconnecting…", "warn"));
   stream.addEventListener("message", () => refresh("messages"));
@@ -314,6 +331,7 @@ document.addEventListener("DOMContentLoaded", () => {
     stale.clear();
   });
   route();
-  refresh("handshakes", 0); // for the counter in the navigation
   connect();
+  // Behind a proxy that holds server-sent events back, show the data anyway.
+  setTimeout(() => { if (!started) catchUp(); }, 3000);
 });
