@@ -129,6 +129,26 @@ async def test_html_preview_of_a_mime_send_and_inline_cid(aiohttp_client: MakeCl
     assert (await (await client.get(image)).read()) == b"\x89PNG"
 
 
+async def test_downloads_never_render_as_mockgun_pages(aiohttp_client: MakeClient) -> None:
+    client = await aiohttp_client(create_app())
+    form = FormData({"from": "a@example.com", "to": "b@example.org", "subject": "x", "text": "t"})
+    form.add_field(
+        "attachment", b"<script>x()</script>", filename="a.html", content_type="text/html"
+    )
+    resp = await client.post("/v3/example.com/messages", data=form, headers=AUTH)
+    message_id = str((await resp.json())["id"]).strip("<>")
+    for path in (
+        f"/mockgun/messages/{message_id}/attachments/0",
+        f"/mockgun/messages/{message_id}.eml",
+    ):
+        download = await client.get(path)
+        assert download.status == 200
+        assert download.headers["X-Content-Type-Options"] == "nosniff"
+        assert download.headers["Content-Security-Policy"].startswith("sandbox;")
+    attachment = await client.get(f"/mockgun/messages/{message_id}/attachments/0")
+    assert attachment.headers["Content-Disposition"].startswith("attachment;")
+
+
 async def test_message_detail_has_its_headers(aiohttp_client: MakeClient) -> None:
     client = await aiohttp_client(create_app())
     message_id = await _send(client, subject="Grüße", text="t", **{"h:X-Campaign": "c1"})

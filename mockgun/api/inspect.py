@@ -104,14 +104,26 @@ async def wait_for_message(request: web.Request) -> web.Response:
     return web.json_response(message.as_json(with_content=True))
 
 
+#: Whatever a message carries (an attachment may say it is text/html) must never run as a
+#: page of mockgun's: no sniffing, and a sandbox without script should a browser show it.
+DOWNLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+}
+
+
 @routes.get("/mockgun/messages/{id}.eml")
 async def get_message_eml(request: web.Request) -> web.StreamResponse:
     message = request.app[STORE].get(request.match_info["id"])
     if message is None:
         return json_error(404, "Message not found")
     if message.mime.path is not None:  # a large one, spooled: streamed from disk
-        return web.FileResponse(message.mime.path, headers={"Content-Type": "message/rfc822"})
-    return web.Response(body=message.mime.data, content_type="message/rfc822")
+        return web.FileResponse(
+            message.mime.path, headers={"Content-Type": "message/rfc822", **DOWNLOAD_HEADERS}
+        )
+    return web.Response(
+        body=message.mime.data, content_type="message/rfc822", headers=DOWNLOAD_HEADERS
+    )
 
 
 @routes.get("/mockgun/messages/{id}/attachments/{n}")
@@ -124,7 +136,7 @@ async def get_message_attachment(request: web.Request) -> web.StreamResponse:
         part = message.request.files[int(request.match_info["n"])]
     except (ValueError, IndexError):
         return json_error(404, "Attachment not found")
-    headers = {"Content-Disposition": content_disposition(part.safe_filename)}
+    headers = {"Content-Disposition": content_disposition(part.safe_filename), **DOWNLOAD_HEADERS}
     if part.path is not None:
         return web.FileResponse(part.path, headers={**headers, "Content-Type": part.content_type})
     return web.Response(body=part.data, content_type=part.content_type, headers=headers)
