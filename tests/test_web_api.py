@@ -4,9 +4,12 @@ search, the handshake report with its timeline, and the live stream."""
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
+from html.parser import HTMLParser
 from typing import Any
 
 import requests
@@ -14,6 +17,8 @@ from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
 from conftest import MockgunProcess
 from helpers import AUTH, basic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockgun import Config, create_app
 from mockgun.api.keys import HANDSHAKES, LIVE
@@ -375,3 +380,53 @@ def test_open_streams_do_not_hold_up_a_stop(spawn: Callable[..., MockgunProcess]
     assert time.monotonic() - started < 10  # not the 30 s shutdown timeout
     rest = [line for line in lines if line and not line.startswith(b":")]  # comments aside
     assert rest == []  # and the stream ended cleanly
+
+
+_FRAGMENTS = [
+    "<script>", "</script>", "<SCRIPT SRC=//e.example/x.js>", "<img src=", "<img/src=", "<svg",
+    "<iframe", "</iframe>", "<object data=", "<a href=", "<style>", "</style>", "<!--", "-->",
+    "<![CDATA[", "]]>", "<math>", "<base href=", "<meta http-equiv=refresh content=", " onload=",
+    " ONERROR=", " on\x00click=", " style=", " srcdoc=", " formaction=", " xlink:href=", '"', "'",
+    "`", ">", "<", "/", "=", " ", "\t", "\n", "javascript:", "jav&#x09;ascript:",
+    "&#106;avascript:",
+    "java\x00script:", "https://e.example/p.gif", "//e.example/p", "url(", ")", "@import ",
+    "cid:logo", "data:image/png;base64,AA", "data:text/html,<script>", "alert(1)", "&lt;", "&#",
+    "<noscript>", "<template>", "<textarea>", "<title>", "</", "x", "é",
+]  # fmt: skip
+
+
+_FETCHED = {"src", "background", "poster", "data", "xlink:href"}
+
+
+class _Findings(HTMLParser):
+    """What a browser-like reading of sanitised output finds that would run or fetch."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.bad: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"script", "iframe", "object", "embed", "base", "meta", "link", "frame"}:
+            self.bad.append(f"<{tag}>")
+        for name, value in attrs:
+            compact = re.sub(r"[\x00-\x20\x7f]+", "", html.unescape(value or "")).lower()
+            if name.startswith("on") or name in {"srcdoc", "formaction", "srcset"}:
+                self.bad.append(name)
+            elif compact.startswith(("javascript:", "vbscript:")) or (
+                name in _FETCHED and not compact.startswith(("/mockgun/", "data:image/"))
+            ):
+                self.bad.append(f"{name}={value}")
+
+    handle_startendtag = handle_starttag
+
+
+@settings(deadline=None)  # examples: the profile (HYPOTHESIS_PROFILE=long for many)
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=40).map("".join))
+def test_sanitised_output_has_nothing_that_runs_or_fetches(source: str) -> None:
+    clean, _ = sanitise_html(
+        source, resolve_cid=lambda name: f"/mockgun/messages/m/attachments/{name}"
+    )
+    findings = _Findings()
+    findings.feed(clean)
+    findings.close()
+    assert findings.bad == [], (source, clean)
