@@ -142,7 +142,16 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
         resp = conn.getresponse()
         assert (resp.status, json.loads(resp.read())["message"]) == (200, "Queued. Thank you.")
         assert conn.sock is not None and conn.sock.version() == "TLSv1.2"  # type: ignore[attr-defined]
+        # The web page is in the image (package data), on the same port and connection.
+        for path, marker in (("/mockgun/", b"/mockgun/ui/app.js"), ("/mockgun/ui/app.js", b"")):
+            conn.request("GET", path)
+            page = conn.getresponse()
+            assert page.status == 200 and marker in page.read()
         conn.close()
+        # A browser tab left open (its live stream) must not hold up `docker stop`.
+        watcher = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
+        watcher.request("GET", "/mockgun/stream")
+        assert watcher.getresponse().readline().startswith(b"retry: ")
 
         # A TLS 1.0 client is refused with an alert, and the attempt is in the log on the host.
         legacy = ssl.create_default_context(cafile=str(ca))
@@ -169,7 +178,8 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
         assert any(x.get("healthcheck") for x in lines)
         assert [
             x["tls_version"] for x in lines if x["outcome"] == "ok" and not x.get("healthcheck")
-        ] == ["TLSv1.2"]
+        ] == ["TLSv1.2", "TLSv1.2"]  # the send (and page), the stream
+        watcher.close()
     finally:
         run(docker, "rm", "-f", "-v", name)
 
