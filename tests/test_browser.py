@@ -337,6 +337,16 @@ def test_live_updates_arrive_without_a_reload(tab: Page, server: MockgunProcess)
     assert tab.page.evaluate("window.__sameDocument") is True  # no reload happened
 
 
+def test_an_open_message_that_is_cleared_says_so(tab: Page, server: MockgunProcess) -> None:
+    message_id = send(server, subject="Soon gone", html="<p>bye</p>")
+    tab.open(f"mockgun/#/messages/{message_id}")
+    expect(tab.page.locator("#h-message")).to_have_text("Soon gone")
+    clear(server)  # a test suite's next test starts with DELETE /mockgun/messages
+    expect(tab.page.locator("#h-message")).to_have_text("This message is no longer stored")
+    assert not tab.page.is_visible("#message-html")
+    assert not tab.page.is_visible("#notice")  # not an error: it just is not there any more
+
+
 # ---- handshakes ---------------------------------------------------------------------------
 
 

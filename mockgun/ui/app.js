@@ -38,7 +38,11 @@ function svg(tag, attrs, ...children) {
 
 async function api(path) {
   const response = await fetch(path, { headers: { Accept: "application/json" } });
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  if (!response.ok) {
+    const error = new Error(`${path}: HTTP ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
   return response.json();
 }
 
@@ -104,8 +108,19 @@ function metaRow(term, value) {
 }
 
 async function loadMessage(id) {
-  const m = await api(`/mockgun/messages/${encodeURIComponent(id)}`);
+  let m;
+  try {
+    m = await api(`/mockgun/messages/${encodeURIComponent(id)}`);
+  } catch (error) {
+    if (error.status !== 404 || state.messageId !== id) throw error;
+    // Cleared (DELETE /mockgun/messages, a new test) or evicted while it was open.
+    $("h-message").textContent = "This message is no longer stored";
+    for (const section of document.querySelectorAll("#view-message > section")) section.hidden = true;
+    $("message-meta").replaceChildren();
+    return;
+  }
   if (state.messageId !== id) return; // the reader moved on meanwhile
+  for (const section of document.querySelectorAll("#view-message > section")) section.hidden = false;
   $("h-message").textContent = m.subject || "(no subject)";
   const tls = m.tls.version ? `${m.tls.version}, ${m.tls.cipher} (connection ${m.tls.conn_id})` : "unknown";
   $("message-meta").replaceChildren(
@@ -245,8 +260,10 @@ async function load(what) {
     if (what === "messages") await loadMessages();
     if (what === "message" && state.messageId) await loadMessage(state.messageId);
     if (what === "handshakes") await loadHandshakes();
+    $("notice").hidden = true;
   } catch (error) {
-    setStatus(`Could not load ${what}: ${error.message}`, "bad");
+    $("notice").textContent = `Could not load the ${what}: ${error.message}`;
+    $("notice").hidden = false;
   } finally {
     running[what] = false;
     if (again[what]) { again[what] = false; refresh(what); }
@@ -306,7 +323,10 @@ function connect() {
   });
   stream.addEventListener("error", () => setStatus("Reconnecting…", "warn"));
   stream.addEventListener("message", () => refresh("messages"));
-  stream.addEventListener("cleared", () => refresh("messages"));
+  stream.addEventListener("cleared", () => {
+    refresh("messages");
+    if (state.messageId) refresh("message");
+  });
   stream.addEventListener("event", (e) => {
     const data = JSON.parse(e.data);
     if (state.messageId && data.message_id === state.messageId) refresh("message");
