@@ -405,6 +405,7 @@ def test_handshakes_view_shows_each_outcome_clients_and_chart(
     assert refused.count() >= 1 and refused.first.get_attribute("fill") == "#cf222e"
     assert tab.page.locator("#chart rect[data-series='TLSv1.3']").count() >= 1
     assert "refused" in tab.page.inner_text("#chart-legend")
+    tab.page.set_viewport_size({"width": 1280, "height": 1150})  # the chart, clients and attempts
     tab.screenshot("handshakes")
 
     tab.page.select_option("#outcome", "rejected")
