@@ -9,7 +9,7 @@ from ..faults import FaultBook, parse_rule
 from ..live import Hub
 from ..report import LiveSummary
 from ..store import MessageStore
-from ..tls.connections import ConnectionRegistry
+from ..tls.connections import ConnectionRegistry, ssl_object_of
 from ..tls.handshake_log import HandshakeLog, rfc3339_now
 from ..webhooks import Webhooks, parse_webhook_option
 from . import (
@@ -70,10 +70,7 @@ _OPEN_INSPECTION = frozenset({"/mockgun/health", "/mockgun/ca.pem"})
 async def canary_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A request on the canary port proves the client skipped certificate verification:
     log it as ``insecure`` (with what identifies the client) and refuse it."""
-    transport = request.transport
-    info = request.app[CONNECTIONS].lookup(
-        transport.get_extra_info("ssl_object") if transport is not None else None
-    )
+    info = request.app[CONNECTIONS].for_request(request)
     if info is None or not info.canary:
         return await handler(request)
     request.app[HANDSHAKES].write(
@@ -133,9 +130,7 @@ def create_app(
     connections = connections if connections is not None else ConnectionRegistry()
 
     def request_started(request: web.Request) -> None:
-        transport = request.transport
-        if transport is not None:
-            connections.request_started(transport.get_extra_info("ssl_object"))
+        connections.request_started(ssl_object_of(request))
 
     inflight = InFlight(on_request=request_started)
     # The form reader enforces max_message_size itself; this covers request.read() elsewhere.

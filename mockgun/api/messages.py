@@ -9,6 +9,7 @@ from aiohttp import web
 from ..mail.form import Form, FormError, read_form
 from ..mail.send import SendRequest, validate_mime_send, validate_send
 from ..store import TransportInfo
+from ..tls.connections import ssl_object_of
 from .errors import json_error
 from .fault_routes import FAULT_HEADER, apply_fault
 from .keys import CONFIG, CONNECTIONS, STORE
@@ -64,7 +65,7 @@ async def _send(request: web.Request, validate: Callable[[Form, str], SendReques
 def transport_of(request: web.Request) -> TransportInfo:
     """The TLS version and cipher of the connection this request came on."""
     peer = request.remote
-    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    ssl_object = ssl_object_of(request)
     if ssl_object is None:
         return TransportInfo(peer_ip=peer)
     info = request.app[CONNECTIONS].lookup(ssl_object)

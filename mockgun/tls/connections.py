@@ -6,6 +6,14 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
+
+
+def ssl_object_of(request: web.BaseRequest) -> Any:
+    """The ``ssl.SSLObject`` of the connection a request came on (None without TLS)."""
+    transport = request.transport
+    return transport.get_extra_info("ssl_object") if transport is not None else None
+
 
 @dataclass(frozen=True)
 class ConnectionInfo:
@@ -44,3 +52,6 @@ class ConnectionRegistry:
 
     def lookup(self, ssl_object: Any) -> ConnectionInfo | None:
         return self._by_ssl.get(ssl_object) if ssl_object is not None else None
+
+    def for_request(self, request: web.BaseRequest) -> ConnectionInfo | None:
+        return self.lookup(ssl_object_of(request))
