@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
+from typing import Any
+
+import requests
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -12,3 +16,10 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 AUTH = basic("api", "key-test")
+
+
+def inspect_json(base_url: str, ca_file: Path, path: str, key: str) -> Any:
+    """GET an inspection endpoint of a server started with ``--api-key key``, as JSON."""
+    resp = requests.get(f"{base_url}{path}", auth=("api", key), verify=str(ca_file), timeout=10)
+    resp.raise_for_status()
+    return resp.json()

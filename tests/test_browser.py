@@ -24,6 +24,7 @@ import requests
 from conftest import DEADLINE, MockgunProcess, start_mockgun, wait_for
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from helpers import inspect_json
 
 from mockgun.certs import CertPaths
 
@@ -148,11 +149,7 @@ def send(server: MockgunProcess, domain: str = "shop.example", **fields: Any) ->
 
 
 def inspect(server: MockgunProcess, path: str) -> Any:
-    resp = requests.get(
-        f"{server.base_url}{path}", auth=("api", KEY), verify=str(server.ca_file), timeout=10
-    )
-    resp.raise_for_status()
-    return resp.json()
+    return inspect_json(server.base_url, server.ca_file, path, KEY)
 
 
 def clear(server: MockgunProcess) -> None:

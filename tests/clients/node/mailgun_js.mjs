@@ -1,0 +1,45 @@
+// mailgun.js (the official Node client), unchanged, against mockgun.
+//   node mailgun_js.mjs BASE_URL KEY SCENARIO   (NODE_EXTRA_CA_CERTS trusts mockgun)
+// Prints one JSON line: what the client returned, or the error it threw.
+import FormData from "form-data";
+import Mailgun from "mailgun.js";
+
+const [url, key, scenario] = process.argv.slice(2);
+const mg = new Mailgun(FormData).client({ username: "api", key, url });
+const domain = "mg.example.com";
+
+async function run() {
+  if (scenario === "send") {
+    return mg.messages.create(domain, {
+      from: "Shop <shop@mg.example.com>",
+      to: ["Ann <ann@example.com>", "bob@example.com"],
+      subject: "Your receipt",
+      text: "Thanks!",
+      html: '<p>Thanks! <img src="cid:logo.png"></p>',
+      "o:tag": ["receipts", "2026"],
+      "o:tracking": true,
+      "o:testmode": false,
+      "h:X-Order": "A-1001",
+      "v:order-id": "A-1001",
+      attachment: [{ filename: "receipt.pdf", data: Buffer.from("%PDF-1.7 receipt") }],
+      inline: [{ filename: "logo.png", data: Buffer.from([0x89, 0x50, 0x4e, 0x47]) }],
+    });
+  }
+  if (scenario === "mime") {
+    const mime = "From: shop@mg.example.com\r\nTo: ann@example.com\r\nSubject: raw\r\n\r\nHello\r\n";
+    return mg.messages.create(domain, { to: "ann@example.com", message: mime });
+  }
+  if (scenario === "events") {
+    const first = await mg.events.get(domain, { limit: 2, event: "accepted" });
+    // As mailgun.js's README pages: the `page` part it cut from the paging URL.
+    const next = await mg.events.get(domain, { page: first.pages.next.page, limit: 2, event: "accepted" });
+    return { first: first.items.length, next: next.items.length, pages: Object.keys(first.pages).sort() };
+  }
+  throw new Error(`unknown scenario ${scenario}`);
+}
+
+try {
+  console.log(JSON.stringify(await run()));
+} catch (error) {
+  console.log(JSON.stringify({ error: error.type || error.name, status: error.status, details: error.details }));
+}

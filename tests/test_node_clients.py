@@ -1,0 +1,97 @@
+"""mailgun.js and nodemailer-mailgun-transport, unchanged, against a TLS-1.2-only mockgun.
+
+The Node packages are pinned in tests/clients/node (package-lock.json); when its
+node_modules is missing, this module runs `npm ci` there first. Without Node.js the tests
+skip, unless CI is set (.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MockgunProcess
+from helpers import inspect_json
+
+KEY = "key-node-clients"
+NODE_DIR = Path(__file__).parent / "clients" / "node"
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        if os.environ.get("CI"):
+            pytest.fail("Node.js and npm are missing: .ci/run installs them")
+        pytest.skip("needs Node.js and npm")
+    if not (NODE_DIR / "node_modules" / "mailgun.js").is_dir():
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300,
+            capture_output=True,
+        )  # fmt: skip
+    return node
+
+
+@pytest.fixture
+def server(spawn: Callable[..., MockgunProcess]) -> MockgunProcess:
+    return spawn("--tls-max", "1.2", "--api-key", KEY, "--domain", "mg.example.com")
+
+
+def run_node(node: str, server: MockgunProcess, script: str, *args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [node, str(NODE_DIR / script), server.base_url, *args],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "NODE_EXTRA_CA_CERTS": str(server.ca_file)},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def inspect(server: MockgunProcess, path: str) -> Any:
+    return inspect_json(server.base_url, server.ca_file, path, KEY)
+
+
+def test_mailgun_js_send(node: str, server: MockgunProcess) -> None:
+    result = run_node(node, server, "mailgun_js.mjs", KEY, "send")
+    assert result["status"] == 200 and result["message"] == "Queued. Thank you."
+    stored = inspect(server, f"/mockgun/messages/{result['id']}")
+    assert stored["tls"]["version"] == "TLSv1.2"
+    assert [box["address"] for box in stored["to"]] == ["ann@example.com", "bob@example.com"]
+    assert stored["tags"] == ["receipts", "2026"]
+    assert stored["fields"]["o:tracking"] == ["yes"]  # mailgun.js turns true into "yes"
+    assert stored["user_variables"] == {"order-id": "A-1001"}
+    assert [(a["field"], a["filename"]) for a in stored["attachments"]] == [
+        ("attachment", "receipt.pdf"), ("inline", "logo.png"),
+    ]  # fmt: skip
+    assert dict(stored["headers"])["X-Order"] == "A-1001"
+
+
+def test_mailgun_js_mime_send_events_paging_and_errors(node: str, server: MockgunProcess) -> None:
+    mime = run_node(node, server, "mailgun_js.mjs", KEY, "mime")
+    assert mime["status"] == 200
+    assert inspect(server, f"/mockgun/messages/{mime['id']}")["endpoint"] == "messages.mime"
+    for _ in range(2):
+        assert run_node(node, server, "mailgun_js.mjs", KEY, "send")["status"] == 200
+    # mailgun.js parses every paging URL with new URL(): they must be absolute and its own.
+    events = run_node(node, server, "mailgun_js.mjs", KEY, "events")
+    assert events == {"first": 2, "next": 2, "pages": ["first", "last", "next", "previous"]}
+    denied = run_node(node, server, "mailgun_js.mjs", "wrong-key", "send")
+    assert denied["status"] == 401 and denied["details"] == "Forbidden"
+
+
+def test_nodemailer_mailgun_transport(node: str, server: MockgunProcess) -> None:
+    result = run_node(node, server, "nodemailer_mailgun.mjs", KEY)
+    assert result["message"] == "Queued. Thank you.", result
+    stored = inspect(server, f"/mockgun/messages/{result['id']}")
+    # It joins the recipients into one comma-separated `to` field.
+    [to_field] = stored["fields"]["to"]
+    assert to_field.replace(", ", ",") == "ann@example.com,Bob <bob@example.com>"
+    assert [box["address"] for box in stored["to"]] == ["ann@example.com", "bob@example.com"]
+    assert stored["tls"]["version"] == "TLSv1.2"
+    assert [a["filename"] for a in stored["attachments"]] == ["note.txt"]
