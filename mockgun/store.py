@@ -360,9 +360,12 @@ def _format(box: Mailbox) -> str:
 
 
 def _address_of(raw: str | None) -> str:
+    text = (raw or "").strip()
+    if not any(c in text for c in '<>"(),;:'):  # a bare address: nothing to parse
+        return text
     from email.utils import parseaddr
 
-    return parseaddr(raw or "")[1]
+    return parseaddr(text)[1]
 
 
 def rfc3339(ts: float) -> str:
