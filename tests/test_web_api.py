@@ -73,6 +73,12 @@ def test_sanitiser_drops_a_cid_it_cannot_resolve_and_unclosed_script_content() -
     assert clean == "<img>"
 
 
+def test_sanitiser_keeps_head_styles_but_not_the_title_text() -> None:
+    source = "<html><head><title>Receipt</title><style>p{color:red}</style></head><body><p>x</p>"
+    clean, blocked = sanitise_html(source, resolve_cid=_no_cid)
+    assert clean == "<style>p{color:red}</style><p>x</p>" and blocked == 0
+
+
 async def _send(client: Client, **fields: Any) -> str:
     data = {"from": "Shop <shop@example.com>", "to": "a@example.org", "subject": "s", **fields}
     resp = await client.post("/v3/example.com/messages", data=data, headers=AUTH)

@@ -20,7 +20,8 @@ from html.parser import HTMLParser
 #: Elements dropped together with everything inside them.
 _DROP_WITH_CONTENT = frozenset(
     {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "template",
-     "noscript", "noembed", "noframes", "portal", "fencedframe"}
+     "noscript", "noembed", "noframes", "portal", "fencedframe",
+     "title"}  # not script, but the page shows the subject already; it would be stray text
 )  # fmt: skip
 #: Elements dropped, their content kept (or void, so nothing inside).
 _DROP_TAG = frozenset({"base", "link", "meta", "html", "head", "body", "xmp", "plaintext"})
@@ -64,7 +65,7 @@ class _Sanitiser(HTMLParser):
                 self._skip.append(tag)
             return
         if tag in _DROP_WITH_CONTENT:
-            self.blocked += tag != "noscript"
+            self.blocked += tag not in ("noscript", "title")
             if tag not in _VOID:
                 self._skip.append(tag)
             return
