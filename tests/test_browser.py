@@ -36,6 +36,9 @@ except ImportError:  # the tests skip (or fail under CI) in the fixture
 pytestmark = pytest.mark.browser
 
 KEY = "key-browser-test"
+PNG_1X1 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+)
 ARTIFACTS = Path(os.environ.get("MOCKGUN_TEST_ARTIFACTS", "test-artifacts")) / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root
@@ -169,8 +172,12 @@ def test_messages_are_listed_searched_and_opened(tab: Page, server: MockgunProce
          domain="hello.example")  # fmt: skip
     invoice = send(
         server, subject="Invoice 1043", **{"o:tag": "billing", "h:X-Order": "1043"},
-        html="<h1>Your invoice</h1><p>Total: <b>42 EUR</b></p>", text="Total: 42 EUR",
-        files=[("attachment", ("invoice-1043.pdf", b"%PDF-1.4 fake", "application/pdf"))],
+        html='<h1>Your invoice</h1><p>Total: <b>42 EUR</b></p><img src="cid:logo.png" alt="logo">',
+        text="Total: 42 EUR",
+        files=[
+            ("attachment", ("invoice-1043.pdf", b"%PDF-1.4 fake", "application/pdf")),
+            ("inline", ("logo.png", base64.b64decode(PNG_1X1), "image/png")),
+        ],
     )  # fmt: skip
     response = tab.open()
     assert response.url.endswith("/mockgun/")  # "/" leads to the page
@@ -208,9 +215,11 @@ def test_messages_are_listed_searched_and_opened(tab: Page, server: MockgunProce
     assert tab.page.inner_text("#message-text") == "Total: 42 EUR"
     frame = tab.page.frame_locator("#message-html")
     assert frame.locator("h1").inner_text() == "Your invoice"
+    logo = frame.locator("img[alt=logo]")  # cid: shown from the inline part, with the key
+    wait_for(lambda: logo.evaluate("i => i.complete && i.naturalWidth") == 1, what="the logo")
     assert tab.texts("#message-events tbody td:nth-child(2)") == ["accepted", "delivered"]
     with tab.page.expect_download() as download:
-        tab.page.click("#message-attachments a")
+        tab.page.click("#message-attachments a >> nth=0")
     assert Path(download.value.path()).read_bytes() == b"%PDF-1.4 fake"
     tab.page.click("#h-raw + p + details summary")
     raw = tab.page.inner_text("#message-raw")

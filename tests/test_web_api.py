@@ -128,16 +128,17 @@ async def test_html_preview_of_a_mime_send_and_inline_cid(aiohttp_client: MakeCl
             "from": "a@example.com",
             "to": "b@example.org",
             "subject": "cid",
-            "html": '<img src="cid:logo.png">',
+            "html": '<img src="cid:logo.png"><img src="cid:x.html" alt="page">',
         }
     )
     form.add_field("inline", b"\x89PNG", filename="logo.png", content_type="image/png")
+    form.add_field("inline", b"<svg/>", filename="x.html", content_type="text/html")
     resp = await client.post("/v3/example.com/messages", data=form, headers=AUTH)
     cid_id = str((await resp.json())["id"]).strip("<>")
     preview = await (await client.get(f"/mockgun/messages/{cid_id}/html")).text()
-    image = f"/mockgun/messages/{cid_id}/attachments/0"
-    assert f'<img src="{image}">' in preview
-    assert (await (await client.get(image)).read()) == b"\x89PNG"
+    # Inlined: the sandboxed preview could not fetch it from mockgun with the key.
+    assert '<img src="data:image/png;base64,iVBORw==">' in preview
+    assert '<img alt="page">' in preview  # a part that is not an image: neither inlined nor fetched
 
 
 async def test_downloads_never_render_as_mockgun_pages(aiohttp_client: MakeClient) -> None:

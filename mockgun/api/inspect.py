@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -143,8 +144,13 @@ async def get_message_attachment(request: web.Request) -> web.StreamResponse:
 
 
 #: The HTML preview is a document of its own origin-less kind: no script, nothing remote.
+#: Inline parts shown in the preview (as data: URLs), and how large they may be.
+INLINE_IMAGE_TYPES = frozenset(
+    {"image/png", "image/gif", "image/jpeg", "image/webp", "image/bmp", "image/svg+xml"}
+)
+INLINE_IMAGE_MAX = 2 * 1024 * 1024
 PREVIEW_HEADERS = {
-    "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self' data:; "
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; "
     "style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -166,9 +172,14 @@ async def get_message_html(request: web.Request) -> web.Response:
     files = message.request.files
 
     def resolve_cid(name: str) -> str | None:
-        for n, part in enumerate(files):
-            if part.filename == name or part.safe_filename == name:
-                return f"{message.download_path}/{n}"
+        # Inlined as data: URLs: the sandboxed preview has no origin of its own, so a browser
+        # would not send the API key with a request back to mockgun for the part.
+        for part in files:
+            if (part.filename == name or part.safe_filename == name) and (
+                part.content_type.lower() in INLINE_IMAGE_TYPES and part.size <= INLINE_IMAGE_MAX
+            ):
+                encoded = base64.b64encode(part.read()).decode()
+                return f"data:{part.content_type.lower()};base64,{encoded}"
         return None
 
     body, blocked = sanitise_html(source, resolve_cid=resolve_cid)

@@ -7,7 +7,7 @@ no script at all, and the page shows it in an ``<iframe sandbox>``. Any one of t
 alone would keep a message from running script on mockgun's origin.
 
 External images and stylesheets are blocked (they are how a message phones home);
-``cid:`` images are pointed at the message's own inline parts.
+``cid:`` images become what ``resolve_cid`` makes of the message's inline parts.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class _Sanitiser(HTMLParser):
                 resolved = self._resolve_cid(value.strip()[4:])
                 if resolved is None:
                     return ""
-                value = resolved
+                return f' {name}="{html.escape(resolved)}"'
             elif scheme == "data" and _SAFE_DATA_IMAGE.match(value.strip()):
                 pass
             else:  # http(s), protocol-relative, relative, other schemes: not fetched
