@@ -96,10 +96,16 @@ async function loadMessages() {
   $("messages-summary").textContent = `Showing ${shown}${data.total} message${data.total === 1 ? "" : "s"}` +
     (data.evicted ? ` (${data.evicted} older evicted)` : "") + ".";
   if (!state.q && !state.domain) $("count-messages").textContent = data.total;
+  // The domains stored now (a cleared store has none); a chosen one stays choosable.
+  const domains = new Set(data.domains);
+  if (state.domain) domains.add(state.domain);
   const select = $("domain");
-  const known = new Set([...select.options].map((o) => o.value));
-  for (const domain of data.domains) {
-    if (!known.has(domain)) select.append(el("option", { value: domain }, domain));
+  const shownDomains = [...select.options].slice(1).map((o) => o.value);
+  const wanted = [...domains].sort();
+  if (wanted.join("\n") !== shownDomains.join("\n")) {
+    select.replaceChildren(el("option", { value: "" }, "All domains"),
+      ...wanted.map((d) => el("option", { value: d }, d)));
+    select.value = state.domain;
   }
 }
 
