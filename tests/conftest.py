@@ -6,6 +6,7 @@ import json
 import os
 import re
 import selectors
+import shutil
 import signal
 import ssl
 import subprocess
@@ -180,3 +181,24 @@ def spawn(tmp_path: Path, certs: CertPaths) -> Iterator[Callable[..., MockgunPro
     yield _spawn
     for server in started:
         server.stop()
+
+
+NODE_DIR = Path(__file__).parent / "clients" / "node"
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    """tests/clients/node/node_modules, installed with `npm ci` if missing; the tests that need
+    it skip without Node.js and npm, unless CI is set (.ci/run installs them)."""
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        if os.environ.get("CI"):
+            pytest.fail("Node.js and npm are missing: .ci/run installs them")
+        pytest.skip("needs Node.js and npm")
+    modules = NODE_DIR / "node_modules"
+    if not (modules / ".package-lock.json").is_file():
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300,
+            capture_output=True,
+        )  # fmt: skip
+    return modules

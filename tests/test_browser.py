@@ -297,6 +297,38 @@ def test_text_has_readable_contrast(tab: Page, server: MockgunProcess) -> None:
     assert not low, f"below WCAG AA 4.5:1: {low}"
 
 
+def test_each_view_passes_axe(browser: Any, server: MockgunProcess, node_modules: Path) -> None:
+    """axe-core (the accessibility engine browsers' dev tools use) on every view: no serious
+    or critical violation. Only this check's tab bypasses the page's CSP, to inject axe."""
+    axe = (node_modules / "axe-core" / "axe.min.js").read_text()
+    clear(server)
+    message_id = send(server, subject="Accessible", html="<p>Hi</p>", **{"o:tag": "a11y"})
+    context = browser.new_context(
+        http_credentials={"username": "api", "password": KEY}, bypass_csp=True,
+        viewport={"width": 1280, "height": 800},
+    )  # fmt: skip
+    try:
+        page = context.new_page()
+        found = {}
+        for view, ready in (
+            ("#/messages", "#messages tbody tr[data-id]"),
+            (f"#/messages/{message_id}", "#message-headers tbody tr"),
+            ("#/handshakes", "#handshakes tbody tr[data-outcome]"),
+        ):
+            page.goto(f"{server.base_url}/mockgun/{view}")
+            page.wait_for_selector(ready)
+            page.add_script_tag(content=axe)
+            result = page.evaluate("async () => (await axe.run(document)).violations")
+            found[view] = [
+                f"{v['id']} ({v['impact']}): {v['help']} x{len(v['nodes'])}"
+                for v in result
+                if v["impact"] in ("serious", "critical")
+            ]
+        assert found == {view: [] for view in found}
+    finally:
+        context.close()
+
+
 # ---- live updates -------------------------------------------------------------------------
 
 

@@ -1,8 +1,7 @@
 """mailgun.js and nodemailer-mailgun-transport, unchanged, against a TLS-1.2-only mockgun.
 
-The Node packages are pinned in tests/clients/node (package-lock.json); when its
-node_modules is missing, this module runs `npm ci` there first. Without Node.js the tests
-skip, unless CI is set (.ci/run installs it).
+The Node packages are pinned in tests/clients/node (package-lock.json) and installed by the
+``node_modules`` fixture (conftest.py) when missing.
 """
 
 from __future__ import annotations
@@ -16,26 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MockgunProcess
+from conftest import NODE_DIR, MockgunProcess
 from helpers import inspect_json
 
 KEY = "key-node-clients"
-NODE_DIR = Path(__file__).parent / "clients" / "node"
 
 
 @pytest.fixture(scope="module")
-def node() -> str:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        if os.environ.get("CI"):
-            pytest.fail("Node.js and npm are missing: .ci/run installs them")
-        pytest.skip("needs Node.js and npm")
-    if not (NODE_DIR / "node_modules" / "mailgun.js").is_dir():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300,
-            capture_output=True,
-        )  # fmt: skip
-    return node
+def node(node_modules: Path) -> str:
+    return str(shutil.which("node"))
 
 
 @pytest.fixture
