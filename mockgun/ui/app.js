@@ -221,7 +221,7 @@ function drawChart(timeline) {
     timeline.series.forEach((name, s) => {
       const count = bucket.counts[name] || 0;
       if (!count) return;
-      const h = count * scale;
+      const h = Math.max(count * scale, 2); // one refusal among thousands must still show
       y -= h;
       plot.append(svg("rect", {
         x: left + i * barWidth + 1, y, width: Math.max(barWidth - 2, 1), height: h,
