@@ -189,6 +189,7 @@ class MessageStore:
         self._messages: OrderedDict[str, StoredMessage] = OrderedDict()
         self._by_key: dict[str, str] = {}
         self._seq = itertools.count(1)
+        self._stamp: tuple[int, str] = (-1, "")
         self.deliver = deliver
         self.max_messages = max_messages
         self.evicted = 0
@@ -202,8 +203,10 @@ class MessageStore:
 
     def new_id(self, domain: str) -> str:
         # Mailgun's shape: <YYYYMMDDhhmmss.N.HEX@domain>
-        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
-        return f"<{stamp}.{next(self._seq)}.{ids.hex_token(8)}@{domain}>"
+        second = int(time.time())
+        if second != self._stamp[0]:  # strftime is slow; format each second once
+            self._stamp = (second, time.strftime("%Y%m%d%H%M%S", time.gmtime(second)))
+        return f"<{self._stamp[1]}.{next(self._seq)}.{ids.hex_token(8)}@{domain}>"
 
     def add(
         self,
