@@ -108,12 +108,14 @@ class Page:
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
+        #: What "OK or Cancel?" gets: Cancel unless a test says otherwise.
+        self.accept_dialogs = False
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.on("dialog", self._dialog)
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
-        dialog.dismiss()
+        dialog.accept() if self.accept_dialogs else dialog.dismiss()
 
     def open(self, fragment: str = "") -> Any:
         response = self.page.goto(f"{self.server.base_url}/{fragment}")
@@ -383,6 +385,21 @@ def test_an_open_message_that_is_cleared_says_so(tab: Page, server: MockgunProce
     expect(tab.page.locator("#h-message")).to_have_text("This message is no longer stored")
     assert not tab.page.is_visible("#message-html")
     assert not tab.page.is_visible("#notice")  # not an error: it just is not there any more
+
+
+def test_delete_all_asks_first(tab: Page, server: MockgunProcess) -> None:
+    clear(server)
+    send(server, subject="Keep or delete")
+    tab.open()
+    expect(message_rows(tab)).to_have_count(1)
+    tab.page.click("#delete-all")
+    wait_for(lambda: tab.dialogs, what="the confirmation")
+    assert tab.dialogs == ["Delete every stored message and its events?"]
+    assert inspect(server, "/mockgun/messages")["total"] == 1  # cancelled: nothing deleted
+    tab.accept_dialogs = True
+    tab.page.click("#delete-all")
+    tab.page.wait_for_selector("#messages tbody td:has-text('No messages yet.')")
+    assert inspect(server, "/mockgun/messages")["total"] == 0
 
 
 # ---- handshakes ---------------------------------------------------------------------------

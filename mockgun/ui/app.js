@@ -350,6 +350,15 @@ document.addEventListener("DOMContentLoaded", () => {
   $("domain").addEventListener("change", () => { state.domain = $("domain").value; refresh("messages", 0); });
   $("outcome").addEventListener("change", () => { state.outcome = $("outcome").value; refresh("handshakes", 0); });
   $("show-health").addEventListener("change", () => { state.health = $("show-health").checked; refresh("handshakes", 0); });
+  $("delete-all").addEventListener("click", async () => {
+    // Asked first: this is everything mockgun holds for every test that shares it.
+    if (!window.confirm("Delete every stored message and its events?")) return;
+    const response = await fetch("/mockgun/messages", { method: "DELETE" });
+    if (!response.ok) {
+      $("notice").textContent = `Could not delete the messages: HTTP ${response.status}`;
+      $("notice").hidden = false;
+    } // the list empties through the live "cleared" update
+  });
   window.addEventListener("hashchange", route);
   document.addEventListener("visibilitychange", () => {
     if (document.hidden) return;
