@@ -405,18 +405,8 @@ def test_delete_all_asks_first(tab: Page, server: MockgunProcess) -> None:
 # ---- handshakes ---------------------------------------------------------------------------
 
 
-class _SlowClient:
-    """Half a ClientHello, then silence: mockgun times the handshake out."""
-
-    def __enter__(self) -> _SlowClient:
-        return self
-
-    def __init__(self, server: MockgunProcess) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        self.sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
+#: The first bytes of a ClientHello, and then nothing: mockgun times the handshake out.
+HALF_A_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
 
 
 def _one_of_each_outcome(server: MockgunProcess) -> None:
@@ -434,7 +424,8 @@ def _one_of_each_outcome(server: MockgunProcess) -> None:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")  # not_tls
         assert sock.recv(100).startswith(b"HTTP/1.1 400")
     socket.create_connection(("127.0.0.1", server.port), timeout=10).close()  # closed
-    with _SlowClient(server):  # timeout (after mockgun's 1 s)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as slow:
+        slow.sendall(HALF_A_HELLO)  # timeout (after mockgun's 1 s)
         wait_for(lambda: count("timeout") > before["timeout"], what="a handshake timeout")
     wait_for(
         lambda: all(count(o) > n for o, n in before.items()), what="one handshake of each outcome"
