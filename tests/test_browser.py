@@ -1,7 +1,8 @@
 """The web page, end to end in headless Chromium (Debian's ``chromium``, driven by Playwright).
 
-Chromium trusts mockgun's certificate the way a person would make it: by its public key
-(``--ignore-certificate-errors-spki-list``), so its handshakes are ordinary TLS 1.3 ones.
+Chromium is told to trust mockgun's certificate by its public key
+(``--ignore-certificate-errors-spki-list``): no certificate error page gets in the way, and its
+handshakes are ordinary TLS 1.3 ones (no "accept the risk" retries in the handshake log).
 Screenshots of each view go to ``test-artifacts/screenshots/`` (``MOCKGUN_TEST_ARTIFACTS``).
 """
 
