@@ -162,6 +162,10 @@ class Report:
 
 #: Bucket widths for the timeline, in seconds: the narrowest that fits is used.
 _BUCKET_WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+#: Time slots a Tally keeps for the timeline before it coarsens them, and the resolutions it
+#: coarsens through (each a multiple of the one before, and a bucket width above).
+MAX_SLOTS = 10_000
+_RESOLUTIONS = (1, 10, 60, 600, 3600, 86400)
 
 
 def _category(record: dict[str, Any]) -> str:
@@ -185,8 +189,10 @@ class Tally:
     clients: dict[tuple[str, str | None], ClientRow] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
     healthchecks: int = 0
-    #: Attempts per second (Unix time) by timeline category.
-    per_second: dict[int, Counter[str]] = field(default_factory=dict)
+    #: Attempts by timeline category per time slot (its start, Unix time) of ``resolution``
+    #: seconds: one second at first, coarser once a long run fills :data:`MAX_SLOTS` slots.
+    slots: dict[int, Counter[str]] = field(default_factory=dict)
+    resolution: int = 1
     _second: tuple[str, int | None] = ("", None)
 
     def add(self, record: dict[str, Any]) -> None:
@@ -208,7 +214,19 @@ class Tally:
             row.add(record)
         epoch = self._epoch(str(record.get("ts", ""))[:19])
         if epoch is not None:
-            self.per_second.setdefault(epoch, Counter())[_category(record)] += 1
+            slot = epoch - epoch % self.resolution
+            self.slots.setdefault(slot, Counter())[_category(record)] += 1
+            if len(self.slots) > MAX_SLOTS:
+                self._coarsen()
+
+    def _coarsen(self) -> None:
+        """Merge the slots into the next coarser resolution, so memory stays bounded however
+        long mockgun runs (each resolution is a multiple of the one before)."""
+        self.resolution = next((r for r in _RESOLUTIONS if r > self.resolution), 10**9)
+        merged: dict[int, Counter[str]] = {}
+        for slot, counts in self.slots.items():
+            merged.setdefault(slot - slot % self.resolution, Counter()).update(counts)
+        self.slots = merged
 
     def _epoch(self, second: str) -> int | None:
         # Records come in time order, many to a second: parse each second once.
@@ -225,14 +243,13 @@ class Tally:
 
     def timeline(self, *, buckets: int = 60) -> dict[str, Any]:
         """Attempts over time in at most ``buckets`` equal buckets of a round width."""
-        stamped = self.per_second.items()
+        stamped = self.slots.items()
         if not stamped:
-            return {"bucket_seconds": _BUCKET_WIDTHS[0], "series": [], "buckets": []}
+            return {"bucket_seconds": self.resolution, "series": [], "buckets": []}
         first = min(t for t, _ in stamped)
         last = max(t for t, _ in stamped)
-        width = next(
-            (w for w in _BUCKET_WIDTHS if last // w - first // w < buckets), _BUCKET_WIDTHS[-1]
-        )
+        widths = [w for w in _BUCKET_WIDTHS if w % self.resolution == 0] or [self.resolution]
+        width = next((w for w in widths if last // w - first // w < buckets), widths[-1])
         start = first // width * width
         totals: list[Counter[str]] = [Counter() for _ in range((last - start) // width + 1)]
         found: set[str] = set()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import ssl
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -140,3 +142,24 @@ def test_healthcheck_fails_with_one_line_saying_why(
         == 1
     )
     assert "refused" in capsys.readouterr().out.lower()
+
+
+def test_the_timeline_stays_bounded_over_a_long_run() -> None:
+    """A sidecar up for days with a page open: the per-second slots coarsen instead of growing."""
+    from mockgun.report import MAX_SLOTS, Tally
+
+    tally = Tally(keep_failures=False)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    seconds = MAX_SLOTS * 3
+    for n in range(seconds):
+        ts = (start + dt.timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        outcome = "rejected" if n % 1000 == 0 else "ok"
+        tally.add({"ts": ts, "outcome": outcome, "tls_version": "TLSv1.3", "cipher": "C"})
+    assert len(tally.slots) <= MAX_SLOTS and tally.resolution == 10
+    timeline = tally.timeline(buckets=60)
+    assert timeline["bucket_seconds"] % tally.resolution == 0
+    assert len(timeline["buckets"]) <= 60
+    totals = Counter[str]()
+    for bucket in timeline["buckets"]:
+        totals.update(bucket["counts"])
+    assert totals == {"TLSv1.3": seconds - 30, "refused": 30}  # nothing lost in the merging
