@@ -43,7 +43,11 @@ ACTIONS = ("status", "delay", "drop", "stall")
 ENDPOINTS = ("messages", "messages.mime", "any")
 _MATCH_KEYS = {"domain": "domain", "to": "recipient", "recipient": "recipient",
                "from": "sender", "sender": "sender", "endpoint": "endpoint"}  # fmt: skip
-_MAGIC = re.compile(r"^fault-(?:(\d{3})|delay-(\d+(?:\.\d+)?)|(drop)|(stall))(?:[+.].*)?$")
+#: How every magic recipient's local part starts (``fault-503@``, ``fault-drop@``, ...).
+MAGIC_PREFIX = "fault-"
+_MAGIC = re.compile(
+    rf"^{MAGIC_PREFIX}(?:(\d{{3}})|delay-(\d+(?:\.\d+)?)|(drop)|(stall))(?:[+.].*)?$"
+)
 _ids = itertools.count(1)
 
 
@@ -243,6 +247,12 @@ class FaultBook:
         count = len(self.rules)
         self.rules.clear()
         return count
+
+    def may_apply(self, recipient_fields: list[str]) -> bool:
+        """Whether a rule or a magic recipient could apply to a send with these raw
+        to/cc/bcc values; when not, the send need not have its addresses parsed for
+        :meth:`pick` (the common case)."""
+        return bool(self.rules) or any(MAGIC_PREFIX in v.lower() for v in recipient_fields)
 
     def pick(self, request: Request) -> FaultRule | None:
         """The first rule (configured rules first, then magic recipients) for ``request``."""

@@ -22,19 +22,13 @@ STALL_SECONDS = 300.0
 routes = web.RouteTableDef()
 
 
-def fault_request(form: Form, domain: str, endpoint: str) -> Request:
-    values = [v for name in ("to", "cc", "bcc") for v in form.getall(name)]
+def fault_request(form: Form, domain: str, endpoint: str, recipient_fields: list[str]) -> Request:
     return Request(
         endpoint=endpoint,
         domain=domain,
-        recipients=[addr for _, addr in getaddresses(values) if addr],
+        recipients=[addr for _, addr in getaddresses(recipient_fields) if addr],
         sender=parseaddr(form.get("from") or "")[1],
     )
-
-
-def _may_be_magic(form: Form) -> bool:
-    """Whether any recipient field could name a magic recipient (``fault-...@``)."""
-    return any("fault-" in v.lower() for name in ("to", "cc", "bcc") for v in form.getall(name))
 
 
 async def apply_fault(
@@ -44,9 +38,10 @@ async def apply_fault(
     after waiting; None when no rule matches."""
     endpoint = "messages.mime" if request.path.endswith(".mime") else "messages"
     book = request.app[FAULTS]
-    if not book.rules and not _may_be_magic(form):
-        return None  # the common case: parsing the addresses would find nothing to do
-    fault = fault_request(form, domain, endpoint)
+    fields = [v for name in ("to", "cc", "bcc") for v in form.getall(name)]
+    if not book.may_apply(fields):
+        return None
+    fault = fault_request(form, domain, endpoint, fields)
     rule = book.pick(fault)
     if rule is None:
         return None
