@@ -12,6 +12,8 @@ from .. import __version__
 from ..mail import view
 from ..mail.sanitize import sanitise_html
 from ..outcomes import ADDABLE, follow_up
+from ..spool import Payload
+from ..store import StoredMessage
 from ..tls.policy import version_label
 from .errors import json_error
 from .keys import CONFIG, HANDSHAKES, STORE
@@ -113,42 +115,48 @@ DOWNLOAD_HEADERS = {
 }
 
 
+def _message(request: web.Request) -> StoredMessage | web.Response:
+    """The stored message the URL's ``{id}`` names, or the 404 to answer instead."""
+    message = request.app[STORE].get(request.match_info["id"])
+    return json_error(404, "Message not found") if message is None else message
+
+
+def _download(payload: Payload, content_type: str, **headers: str) -> web.StreamResponse:
+    """A stored payload as a download: streamed from disk when it was spooled."""
+    headers = {**headers, **DOWNLOAD_HEADERS, "Content-Type": content_type}
+    if payload.path is not None:
+        return web.FileResponse(payload.path, headers=headers)
+    return web.Response(body=payload.data, headers=headers)
+
+
 @routes.get("/mockgun/messages/{id}.eml")
 async def get_message_eml(request: web.Request) -> web.StreamResponse:
-    message = request.app[STORE].get(request.match_info["id"])
-    if message is None:
-        return json_error(404, "Message not found")
-    if message.mime.path is not None:  # a large one, spooled: streamed from disk
-        return web.FileResponse(
-            message.mime.path, headers={"Content-Type": "message/rfc822", **DOWNLOAD_HEADERS}
-        )
-    return web.Response(
-        body=message.mime.data, content_type="message/rfc822", headers=DOWNLOAD_HEADERS
-    )
+    message = _message(request)
+    if isinstance(message, web.Response):
+        return message
+    return _download(message.mime, "message/rfc822")
 
 
 @routes.get("/mockgun/messages/{id}/attachments/{n}")
 async def get_message_attachment(request: web.Request) -> web.StreamResponse:
     """An attachment or inline part as uploaded (``n`` counts the message's file parts)."""
-    message = request.app[STORE].get(request.match_info["id"])
-    if message is None:
-        return json_error(404, "Message not found")
+    message = _message(request)
+    if isinstance(message, web.Response):
+        return message
     try:
         part = message.request.files[int(request.match_info["n"])]
     except (ValueError, IndexError):
         return json_error(404, "Attachment not found")
-    headers = {"Content-Disposition": content_disposition(part.safe_filename), **DOWNLOAD_HEADERS}
-    if part.path is not None:
-        return web.FileResponse(part.path, headers={**headers, "Content-Type": part.content_type})
-    return web.Response(body=part.data, content_type=part.content_type, headers=headers)
+    disposition = content_disposition(part.safe_filename)
+    return _download(part.content, part.content_type, **{"Content-Disposition": disposition})
 
 
-#: The HTML preview is a document of its own origin-less kind: no script, nothing remote.
 #: Inline parts shown in the preview (as data: URLs), and how large they may be.
 INLINE_IMAGE_TYPES = frozenset(
     {"image/png", "image/gif", "image/jpeg", "image/webp", "image/bmp", "image/svg+xml"}
 )
 INLINE_IMAGE_MAX = 2 * 1024 * 1024
+#: The HTML preview is a document of its own origin-less kind: no script, nothing remote.
 PREVIEW_HEADERS = {
     "Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; "
     "style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'",
@@ -161,9 +169,9 @@ PREVIEW_HEADERS = {
 @routes.get("/mockgun/messages/{id}/html")
 async def get_message_html(request: web.Request) -> web.Response:
     """The HTML body, sanitised (see mail/sanitize.py), for the web page's sandboxed frame."""
-    message = request.app[STORE].get(request.match_info["id"])
-    if message is None:
-        return json_error(404, "Message not found")
+    message = _message(request)
+    if isinstance(message, web.Response):
+        return message
     source = message.request.html
     if source is None and message.request.mime is not None:
         source = view.html_body(message.request.mime)
@@ -192,12 +200,11 @@ async def get_message_html(request: web.Request) -> web.Response:
 
 @routes.get("/mockgun/messages/{id}")
 async def get_message(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    message = store.get(request.match_info["id"])
-    if message is None:
-        return json_error(404, "Message not found")
+    message = _message(request)
+    if isinstance(message, web.Response):
+        return message
     out = message.as_json(with_content=True)
-    out["events"] = store.events.for_message(message.bare_id)
+    out["events"] = request.app[STORE].events.for_message(message.bare_id)
     return web.json_response(out)
 
 
