@@ -197,8 +197,10 @@ class HandshakeLog:
                 after_id = int(since)
             else:
                 after_ts = format_ts(parse_ts(since))
-        out = []
+        out: list[dict[str, Any]] = []
         for record in reversed(self.records) if newest_first else self.records:
+            if limit is not None and len(out) >= limit:
+                break
             if wanted and record.get("outcome") not in wanted:
                 continue
             if not healthchecks and record.get("healthcheck"):
@@ -208,9 +210,7 @@ class HandshakeLog:
             if after_ts is not None and record.get("ts", "") < after_ts:
                 continue
             out.append(record)
-            if limit is not None and len(out) >= limit:
-                break
-        return out[:limit] if limit is not None else out
+        return out
 
     def close(self) -> None:
         if self.pending:
