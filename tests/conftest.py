@@ -13,14 +13,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from hypothesis import settings
 
+from mockgun import Config, create_app
 from mockgun.certs import CertPaths, ensure_certs
 
 pytest_plugins = ["pytester"]
@@ -150,6 +153,14 @@ def start_mockgun(
         stdout_lines=stdout,
         stderr_lines=stderr,
     )
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+) -> TestClient[web.Request, web.Application]:
+    """The app on its defaults, in process, for handler tests (aiohttp's test client)."""
+    return await aiohttp_client(create_app(Config()))
 
 
 @pytest.fixture(scope="session")

@@ -17,11 +17,6 @@ MakeClient = Callable[..., Awaitable[Client]]
 GOOD = {"from": "Sender <a@example.com>", "to": "b@example.com", "subject": "hi", "text": "hello"}
 
 
-@pytest.fixture
-async def client(aiohttp_client: MakeClient) -> Client:
-    return await aiohttp_client(create_app(Config()))
-
-
 async def send(client: Client, data: Any, *, path: str = "/v3/example.com/messages", **kw: Any):
     resp = await client.post(path, data=data, headers=kw.pop("headers", AUTH), **kw)
     return resp.status, await resp.text()

@@ -19,11 +19,6 @@ Client = TestClient[web.Request, web.Application]
 SEND = {"from": "app@example.com", "subject": "s", "text": "t"}
 
 
-@pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
-    return await aiohttp_client(create_app(Config()))
-
-
 async def send(client: Client, to: str, domain: str = "example.com") -> Any:
     return await client.post(f"/v3/{domain}/messages", data={**SEND, "to": to}, headers=AUTH)
 

@@ -26,11 +26,6 @@ MakeClient = Callable[..., Awaitable[Client]]
 BASE = {"from": "Shop <shop@example.com>", "to": "a@example.com", "subject": "hi", "text": "t"}
 
 
-@pytest.fixture
-async def client(aiohttp_client: MakeClient) -> Client:
-    return await aiohttp_client(create_app(Config()))
-
-
 async def send(client: Client, data: Any, domain: str = "example.com") -> tuple[int, Any]:
     resp = await client.post(f"/v3/{domain}/messages", data=data, headers=AUTH)
     return resp.status, await resp.json()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -10,15 +9,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from helpers import AUTH
 
-from mockgun import Config, create_app
-
 Client = TestClient[web.Request, web.Application]
 SEND = {"from": "app@example.com", "subject": "s", "text": "t"}
-
-
-@pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[Client]]) -> Client:
-    return await aiohttp_client(create_app(Config()))
 
 
 async def send(client: Client, to: str) -> str:
