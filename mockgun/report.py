@@ -189,6 +189,8 @@ class Tally:
     clients: dict[tuple[str, str | None], ClientRow] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
     healthchecks: int = 0
+    #: Legacy attempts with no ClientHello to fingerprint (so in no client row).
+    legacy_without_hello: int = 0
     #: Attempts by timeline category per time slot (its start, Unix time) of ``resolution``
     #: seconds: one second at first, coarser once a long run fills :data:`MAX_SLOTS` slots.
     slots: dict[int, Counter[str]] = field(default_factory=dict)
@@ -205,7 +207,9 @@ class Tally:
             self.negotiated[(str(record.get("tls_version")), str(record.get("cipher")))] += 1
         elif self.keep_failures:
             self.failures.append(record)
-        if record.get("ja4"):
+        if not record.get("ja4"):
+            self.legacy_without_hello += is_legacy(record)
+        else:
             sni = record.get("client_sni") or record.get("sni")
             key = (str(record["ja4"]), sni)
             row = self.clients.get(key)
@@ -240,6 +244,11 @@ class Tally:
 
     def client_rows(self) -> list[ClientRow]:
         return sorted(self.clients.values(), key=lambda c: c.first)
+
+    @property
+    def legacy_found(self) -> bool:
+        """The report's rule (:attr:`Report.legacy_found`), from the totals alone."""
+        return bool(self.legacy_without_hello) or any(c.legacy for c in self.clients.values())
 
     def timeline(self, *, buckets: int = 60) -> dict[str, Any]:
         """Attempts over time in at most ``buckets`` equal buckets of a round width."""

@@ -71,7 +71,7 @@ async def handshake_report(request: web.Request) -> web.Response:
         "outcomes": dict(tally.outcomes),
         "negotiated": negotiated_json(tally.negotiated),
         "clients": [c.as_json() for c in clients],
-        "legacy_found": bool(tally.outcomes["rejected"]) or any(c.legacy for c in clients),
+        "legacy_found": tally.legacy_found,
         "timeline": tally.timeline(buckets=min(buckets, 1000)),
     }
     return web.json_response(body)
