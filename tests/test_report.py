@@ -14,6 +14,7 @@ import pytest
 from conftest import MockgunProcess
 
 from mockgun.cli import main
+from mockgun.report import MAX_SLOTS, Tally
 
 
 def tls_attempt(server: MockgunProcess, version: ssl.TLSVersion, sni: str = "localhost") -> None:
@@ -146,8 +147,6 @@ def test_healthcheck_fails_with_one_line_saying_why(
 
 def test_the_timeline_stays_bounded_over_a_long_run() -> None:
     """A sidecar up for days with a page open: the per-second slots coarsen instead of growing."""
-    from mockgun.report import MAX_SLOTS, Tally
-
     tally = Tally(keep_failures=False)
     start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     seconds = MAX_SLOTS * 3

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from mockgun import Config, create_app
 from mockgun.api.keys import HANDSHAKES, LIVE
+from mockgun.live import QUEUE_SIZE, Hub
 from mockgun.mail.sanitize import sanitise_html
 from mockgun.tls.handshake_log import HandshakeLog
 
@@ -319,8 +320,6 @@ async def test_stream_sends_messages_events_handshakes_and_clears(
 async def test_a_reader_that_falls_behind_is_dropped_not_waited_for(
     aiohttp_client: MakeClient,
 ) -> None:
-    from mockgun.live import QUEUE_SIZE, Hub
-
     hub = Hub()
     slow = hub.subscribe()
     for n in range(QUEUE_SIZE + 10):
