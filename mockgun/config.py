@@ -1,70 +1,231 @@
-"""What a running mockgun was asked to be: one immutable value shared by every layer."""
+"""What a running mockgun was asked to be: one immutable value shared by every layer.
+
+Each setting is declared here once, as a :class:`Config` field with a default and a
+:class:`Setting` (flag, ``MOCKGUN_*`` variable, help). ``mockgun serve`` builds its options
+from these declarations (:mod:`mockgun.cli.options`), and the table in ``docs/cli.md`` is
+made from those options (a test holds it equal), so a new setting is one new field here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal, get_args
+
+TlsMax = Literal["1.2", "1.3"]
+LogDetail = Literal["full", "brief"]
+EventLoop = Literal["auto", "asyncio", "uvloop"]
 
 #: Mailgun's documented message limit; requests above ``max_message_size`` get a 413.
 DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024
-DEFAULT_PORT = 8443
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_CERTS_DIR = Path("certs")
-DEFAULT_HANDSHAKE_LOG = "mockgun-handshakes.jsonl"
-TLS_MAX_CHOICES = ("1.2", "1.3")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How a :class:`Config` field appears on the command line and in the environment."""
+
+    help: str
+    #: The variable is ``MOCKGUN_<env>``; by default the field's name in upper case.
+    env: str = ""
+    #: The option's declaration, when not ``--field-name``.
+    flag: str = ""
+    #: Lower and upper bounds of a number.
+    low: float | None = None
+    high: float | None = None
+    #: A special kind the CLI parses: ``size`` (``25MiB``), ``webhook``, ``fault``, ``file``.
+    kind: str = ""
+    #: What ``--help`` and the docs show as the default, when not the value itself.
+    shown_default: str = ""
+
+
+def _setting(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"setting": Setting(help=help, **kw)})
 
 
 @dataclass(frozen=True)
 class Config:
     """Settings for one server. The CLI builds it from flags and ``MOCKGUN_*`` variables."""
 
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    certs_dir: Path = DEFAULT_CERTS_DIR
-    hostnames: tuple[str, ...] = ()
-    tls_max: str = "1.3"
+    host: str = _setting(
+        "127.0.0.1",
+        "Address to listen on. Use 0.0.0.0 only where other machines must reach it.",
+    )
+    port: int = _setting(
+        8443, "TCP port; 0 picks a free one (printed at start).", low=0, high=65535
+    )
+    certs_dir: Path = _setting(
+        Path("certs"),
+        "Where ca.pem, server.pem and server.key live (created when missing).",
+        kind="dir",
+    )
+    hostnames: tuple[str, ...] = _setting(
+        (),
+        "Extra name the server certificate must cover, besides localhost, 127.0.0.1 and ::1. "
+        "Repeatable; the variable takes a space- or comma-separated list.",
+        flag="--hostname",
+        env="HOSTNAME",
+    )
+    tls_max: TlsMax = _setting(
+        "1.3",
+        "Highest TLS version offered; 1.2 makes a TLS-1.2-only endpoint. "
+        "The floor is always TLS 1.2.",
+    )
     #: Path of the JSON-lines handshake log, or ``"-"`` for standard output.
-    handshake_log: str = DEFAULT_HANDSHAKE_LOG
-    #: When set, only ``api:<api_key>`` is accepted; otherwise any key is, but one must be sent.
-    api_key: str | None = field(default=None, repr=False)
-    #: When non-empty, sends to any other domain get Mailgun's ``Domain not found``.
-    domains: frozenset[str] = frozenset()
-    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
-    #: Whether accepted messages get ``delivered`` events (test-mode messages never do).
-    deliver: bool = True
-    #: Keep at most this many messages (oldest evicted, and counted); None: no limit.
-    max_messages: int | None = None
-    #: Keep at most this many events (Mailgun keeps events longer than messages); None: all.
-    max_events: int | None = None
-    #: Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
-    shutdown_timeout: float = 1.5
-    #: Seconds from accept to a finished handshake (peeking at the hello included).
-    handshake_timeout: float = 10.0
-    #: A second TLS port serving a certificate no client should accept; None: off.
-    canary_port: int | None = None
-    #: ``EVENT=URL`` webhooks for every domain (more per domain through the webhooks API).
-    webhooks: tuple[str, ...] = ()
-    #: The key webhooks are signed with; None: a random one, printed at start.
-    webhook_signing_key: str | None = field(default=None, repr=False)
-    #: A CA file to verify https webhook URLs with, besides the system's trust store.
-    webhook_ca: Path | None = None
-    #: Fault rules in force from the start (see mockgun.faults for the syntax).
-    faults: tuple[str, ...] = ()
+    handshake_log: str = _setting(
+        "mockgun-handshakes.jsonl",
+        "JSON-lines file that gets one line per TLS handshake; - for standard output.",
+    )
+    handshake_timeout: float = _setting(
+        10.0, "Seconds from accept to a finished handshake.", low=0.01
+    )
     #: Seconds a client gets to send a whole request: the headers of the first request after
     #: the handshake, and any request's body. Slower clients are cut off (408 for a body).
-    request_timeout: float = 30.0
-    #: Connections allowed to be mid-handshake at once; more are refused and logged.
-    max_pending_handshakes: int = 512
-    #: ``"full"``: every line carries the client's offer; ``"brief"``: only failed ones do.
-    handshake_log_detail: str = "full"
+    request_timeout: float = _setting(
+        30.0,
+        "Seconds a client gets for the headers of its first request after the handshake, "
+        "and for any request body (slower bodies get 408).",
+        low=0.01,
+    )
+    handshake_log_detail: LogDetail = _setting(
+        "full",
+        "full: every line carries the client's offer (ciphers, versions, ALPN, JA3); "
+        "brief: successful handshakes keep only client_max_version, client_sni and ja4.",
+    )
+    max_pending_handshakes: int = _setting(
+        512,
+        "Connections allowed mid-handshake at once; more are closed and logged as overload.",
+        low=1,
+    )
+    #: When set, only ``api:<api_key>`` is accepted; otherwise any key is, but one must be sent.
+    api_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata={
+            "setting": Setting(
+                "Accept only api:<this key>. Unset: any key is accepted, but one must be sent."
+            )
+        },
+    )
+    #: When non-empty, sends to any other domain get Mailgun's ``Domain not found``.
+    domains: frozenset[str] = _setting(
+        frozenset(),
+        "Sending domain to accept (repeatable). Unset: every domain is accepted; set: "
+        "others get Mailgun's 404 'Domain not found'.",
+        flag="--domain",
+        env="DOMAIN",
+    )
+    max_message_size: int = _setting(
+        DEFAULT_MAX_MESSAGE_SIZE,
+        "Largest request body accepted (bytes, or with a KiB/MiB suffix); larger ones get 413.",
+        kind="size",
+        shown_default="25MiB",
+    )
+    #: Whether accepted messages get ``delivered`` events (test-mode messages never do).
+    deliver: bool = _setting(
+        True, "Whether accepted messages get 'delivered' events (test-mode ones never do)."
+    )
+    #: Keep at most this many messages (oldest evicted, and counted); None: no limit.
+    max_messages: int | None = _setting(
+        None,
+        "Keep at most this many messages; older ones are evicted and counted. Default: all.",
+        low=1,
+    )
+    #: Keep at most this many events (Mailgun keeps events longer than messages); None: all.
+    max_events: int | None = _setting(
+        None,
+        "Keep at most this many events; older ones are evicted and counted in "
+        "/mockgun/health. Default: all (events outlive evicted messages, as at Mailgun).",
+        low=1,
+    )
+    #: A second TLS port serving a certificate no client should accept; None: off.
+    canary_port: int | None = _setting(
+        None,
+        "Also listen here with a certificate no client should accept (another CA, host "
+        "name canary.invalid): any request that arrives proves the client skips verification.",
+        low=0,
+        high=65535,
+    )
+    #: ``EVENT=URL`` webhooks for every domain (more per domain through the webhooks API).
+    webhooks: tuple[str, ...] = _setting(
+        (),
+        "EVENT=URL: POST each EVENT (delivered, permanent_fail, opened, ...) to URL, signed "
+        "as Mailgun does, for every domain (repeatable; space-separated in the variable).",
+        flag="--webhook",
+        env="WEBHOOK",
+        kind="webhook",
+    )
+    #: The key webhooks are signed with; None: a random one, printed at start.
+    webhook_signing_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata={
+            "setting": Setting(
+                "The key webhooks are signed with (HMAC-SHA256). Default: a random one, printed."
+            )
+        },
+    )
+    #: A CA file to verify https webhook URLs with, besides the system's trust store.
+    webhook_ca: Path | None = _setting(
+        None,
+        "A CA file to verify https webhook URLs with, besides the system's trust store.",
+        kind="file",
+    )
+    #: Fault rules in force from the start (see mockgun.faults for the syntax).
+    faults: tuple[str, ...] = _setting(
+        (),
+        "A fault rule, e.g. '429 to=*@example.com times=2' (repeatable; the variable takes "
+        "rules separated by ';'). See docs/faults-outcomes-webhooks.md.",
+        flag="--fault",
+        env="FAULT",
+        kind="fault",
+    )
+    event_loop: EventLoop = _setting(
+        "auto", "auto: uvloop when installed (pip install 'mockgun[uvloop]'), else asyncio."
+    )
+    #: Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
+    shutdown_timeout: float = _setting(
+        1.5, "Seconds in-flight requests get to finish after SIGTERM/SIGINT.", low=0
+    )
 
     def __post_init__(self) -> None:
-        if self.tls_max not in TLS_MAX_CHOICES:
-            raise ValueError(f"tls_max must be one of {TLS_MAX_CHOICES}, not {self.tls_max!r}")
-        if self.handshake_log_detail not in ("full", "brief"):
-            raise ValueError("handshake_log_detail must be 'full' or 'brief'")
+        for name, allowed in (
+            ("tls_max", get_args(TlsMax)),
+            ("handshake_log_detail", get_args(LogDetail)),
+            ("event_loop", get_args(EventLoop)),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, not {getattr(self, name)!r}")
         if self.max_message_size <= 0:
             raise ValueError("max_message_size must be positive")
 
+    @classmethod
+    def from_settings(cls, values: Mapping[str, Any]) -> Config:
+        """A config from raw option values (the CLI's): repeated names may be comma- or
+        space-separated, domains are compared in lower case, an empty key means none."""
+        params = dict(values)
+        if "hostnames" in params:
+            params["hostnames"] = split_names(params["hostnames"])
+        if "domains" in params:
+            params["domains"] = frozenset(d.lower() for d in split_names(params["domains"]))
+        for secret in ("api_key", "webhook_signing_key"):
+            if secret in params:
+                params[secret] = params[secret] or None
+        return cls(**params)
+
     def domain_allowed(self, domain: str) -> bool:
         return not self.domains or domain.lower() in self.domains
+
+
+def settings() -> list[tuple[str, Any, Setting]]:
+    """``(name, default, setting)`` of every field, in declaration order."""
+    return [(f.name, f.default, f.metadata["setting"]) for f in fields(Config)]
+
+
+def split_names(values: Iterable[str]) -> tuple[str, ...]:
+    """Flatten repeated options whose values may also be comma- or space-separated."""
+    return tuple(n for v in values for n in re.split(r"[,\s]+", v) if n)
+
+
+DEFAULT = Config()

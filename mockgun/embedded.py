@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .api.inspect.views import message_json
 from .config import Config
+from .faults import parse_rule
 from .server import Server, serve
 
 T = TypeVar("T")
@@ -86,7 +88,7 @@ class ThreadedServer:
         """
         store = self.server.store
         return self._call(
-            lambda: [m.as_json(with_content=True) for m in store.find(since=since, **filters)]
+            lambda: [message_json(m, with_content=True) for m in store.find(since=since, **filters)]
         )
 
     def handshakes(
@@ -95,7 +97,7 @@ class ThreadedServer:
         """Handshake records, oldest first; ``since`` a conn_id or an RFC 3339 time."""
         log = self.server.handshake_log
         outcomes = [o for o in (outcome or "").split(",") if o]
-        return self._call(lambda: log.select(outcomes=outcomes, since=since))
+        return self._call(lambda: [dict(r) for r in log.select(outcomes=outcomes, since=since)])
 
     def wait_for_message(
         self, *, timeout: float = 10.0, since: str | None = None, **filters: str | None
@@ -108,15 +110,13 @@ class ThreadedServer:
         message = self._run(store.wait_for(timeout, since=since, **filters), timeout + 5)
         if message is None:
             raise TimeoutError(f"no message matching {filters} within {timeout:g}s")
-        return message.as_json(with_content=True)
+        return message_json(message, with_content=True)
 
     def clear(self) -> int:
         return self._call(self.server.store.clear)
 
     def add_fault(self, rule: str) -> dict[str, Any]:
         """Add a fault rule (the ``--fault`` syntax); returns it as ``/mockgun/faults`` shows it."""
-        from .faults import parse_rule
-
         parsed = parse_rule(rule)  # a RuleError for a bad rule, in the caller's thread
         return self._call(lambda: self.server.faults.add(parsed).as_json())
 

@@ -48,7 +48,6 @@ MAGIC_PREFIX = "fault-"
 _MAGIC = re.compile(
     rf"^{MAGIC_PREFIX}(?:(\d{{3}})|delay-(\d+(?:\.\d+)?)|(drop)|(stall))(?:[+.].*)?$"
 )
-_ids = itertools.count(1)
 
 
 class RuleError(ValueError):
@@ -56,8 +55,8 @@ class RuleError(ValueError):
 
 
 @dataclass
-class Request:
-    """What a rule can match on."""
+class FaultTarget:
+    """What a rule can match on: one send."""
 
     endpoint: str
     domain: str
@@ -78,7 +77,8 @@ class FaultRule:
     times: int | None = None
     percent: float | None = None
     seed: int | None = None
-    id: str = field(default_factory=lambda: f"rule-{next(_ids)}")
+    #: ``rule-N`` once a :class:`FaultBook` holds it (``magic`` for magic recipients).
+    id: str = ""
     hits: int = 0
     source: str = ""
 
@@ -89,7 +89,7 @@ class FaultRule:
     def exhausted(self) -> bool:
         return self.times is not None and self.hits >= self.times
 
-    def matches(self, request: Request) -> bool:
+    def matches(self, request: FaultTarget) -> bool:
         if self.exhausted:
             return False
         if self.endpoint != "any" and self.endpoint != request.endpoint:
@@ -231,10 +231,15 @@ class FaultBook:
     """The rules in force, and a record of every response they produced."""
 
     def __init__(self, rules: list[FaultRule] | None = None) -> None:
-        self.rules: list[FaultRule] = list(rules or [])
+        self.rules: list[FaultRule] = []
         self.injected: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)  # each server numbers its own rules
+        for rule in rules or []:
+            self.add(rule)
 
     def add(self, rule: FaultRule) -> FaultRule:
+        if not rule.id:
+            rule.id = f"rule-{next(self._ids)}"
         self.rules.append(rule)
         return rule
 
@@ -254,7 +259,7 @@ class FaultBook:
         :meth:`pick` (the common case)."""
         return bool(self.rules) or any(MAGIC_PREFIX in v.lower() for v in recipient_fields)
 
-    def pick(self, request: Request) -> FaultRule | None:
+    def pick(self, request: FaultTarget) -> FaultRule | None:
         """The first rule (configured rules first, then magic recipients) for ``request``."""
         for rule in self.rules:
             if rule.matches(request):
@@ -266,7 +271,7 @@ class FaultBook:
                 return magic
         return None
 
-    def record(self, rule: FaultRule, request: Request, ts: str) -> dict[str, Any]:
+    def record(self, rule: FaultRule, request: FaultTarget, ts: str) -> dict[str, Any]:
         entry = {
             "ts": ts, "rule_id": rule.id, "rule": rule.source or describe(rule),
             "action": rule.action, "status": rule.status if rule.action == "status" else None,

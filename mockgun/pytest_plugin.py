@@ -86,21 +86,23 @@ def mockgun_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ThreadedServer]:
     """The session's server (most tests want the ``mockgun`` fixture instead)."""
-    from .config import Config
-    from .embedded import serve_in_thread
+    from .config import Config  # noqa: PLC0415 - a pytest plugin loads with every test run
+    from .embedded import serve_in_thread  # noqa: PLC0415 - so the server loads only if used
 
     options = request.config
     tls_max = options.getoption("--mockgun-tls-max") or options.getini("mockgun_tls_max")
     api_key = options.getoption("--mockgun-api-key") or options.getini("mockgun_api_key")
     tmp: Path = tmp_path_factory.mktemp("mockgun")
-    config = Config(
-        host="127.0.0.1",
-        port=0,
-        certs_dir=tmp / "certs",
-        handshake_log=str(tmp / "handshakes.jsonl"),
-        tls_max=str(tls_max),
-        api_key=str(api_key) or None,
-        handshake_timeout=5.0,
+    config = Config.from_settings(
+        {
+            "host": "127.0.0.1",
+            "port": 0,
+            "certs_dir": tmp / "certs",
+            "handshake_log": str(tmp / "handshakes.jsonl"),
+            "tls_max": str(tls_max),
+            "api_key": str(api_key),
+            "handshake_timeout": 5.0,
+        }
     )
     with serve_in_thread(config) as server:
         yield server

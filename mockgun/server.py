@@ -6,25 +6,25 @@ Data flows one way: listener (handshake + log line) -> aiohttp app -> handlers -
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
-from .api.app import create_app, webhooks_from
-from .api.keys import INFLIGHT, LIVE
+from .api.app import create_app
+from .api.keys import FAULTS, INFLIGHT, LIVE, STORE, WEBHOOKS
 from .certs import CertResult, ensure_canary_certs, ensure_certs
 from .config import Config
-from .faults import FaultBook, parse_rule
+from .faults import FaultBook
+from .mailgun.webhooks import Webhooks
 from .spool import Spool
 from .store import MessageStore
 from .tls.connections import ConnectionRegistry
 from .tls.handshake_log import HandshakeLog
 from .tls.listener import TLSSite
 from .tls.policy import server_context
-from .webhooks import Webhooks
 
 _WILDCARDS = {"", "0.0.0.0", "::"}  # noqa: S104 - names, not binds
 
@@ -39,9 +39,9 @@ class Server:
     store: MessageStore
     handshake_log: HandshakeLog
     faults: FaultBook
+    webhooks: Webhooks
     #: The canary listener's port, when one was asked for.
     canary_port: int | None = None
-    webhooks: Webhooks | None = None
 
     @property
     def host_for_urls(self) -> str:
@@ -70,50 +70,14 @@ def _cert_names(config: Config) -> list[str]:
     return names
 
 
-async def _start_canary(
-    config: Config,
-    runner: web.AppRunner,
-    log: HandshakeLog,
-    connections: ConnectionRegistry,
-    conn_ids: Iterator[int],
-) -> TLSSite | None:
-    """The certificate-verification canary: same app, a certificate no client should accept."""
-    if config.canary_port is None:
-        return None
-    paths = ensure_canary_certs(config.certs_dir)
-    context = server_context(paths.server_cert, paths.server_key, tls_max=config.tls_max)
-    canary = TLSSite(
-        runner, config.host, config.canary_port, ssl_context=context, tls_max=config.tls_max,
-        handshake_log=log, registry=connections, handshake_timeout=config.handshake_timeout,
-        max_pending=config.max_pending_handshakes, request_timeout=config.request_timeout,
-        canary=True, conn_ids=conn_ids,
-    )  # fmt: skip
-    await canary.start()
-    return canary
-
-
 @asynccontextmanager
 async def serve(config: Config) -> AsyncIterator[Server]:
     """Run mockgun until the ``async with`` block ends; then finish in-flight requests and stop."""
     certs = ensure_certs(config.certs_dir, _cert_names(config))
-    ssl_context = server_context(
-        certs.paths.server_cert, certs.paths.server_key, tls_max=config.tls_max
-    )
     log = HandshakeLog.open(config.handshake_log)
     connections = ConnectionRegistry()
     spool = Spool()  # large attachments and messages, on disk; removed at stop
-    store = MessageStore(
-        deliver=config.deliver,
-        max_messages=config.max_messages,
-        max_events=config.max_events,
-        spool=spool,
-    )
-    faults = FaultBook([parse_rule(text) for text in config.faults])
-    webhooks = webhooks_from(config)
-    app = create_app(
-        config, store=store, connections=connections, handshakes=log, faults=faults,
-        webhooks=webhooks,
-    )  # fmt: skip
+    app = create_app(config, connections=connections, handshakes=log, spool=spool)
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -124,36 +88,54 @@ async def serve(config: Config) -> AsyncIterator[Server]:
         lingering_time=2.0,
     )
     await runner.setup()
-    conn_ids = itertools.count(1)
-    canary: TLSSite | None = None
-    try:
+    conn_ids = itertools.count(1)  # shared, so that conn_ids never repeat across ports
+    sites: list[TLSSite] = []
+
+    async def listen(
+        port: int, cert: Path, key: Path, *, ca_file: Path | None = None, canary: bool = False
+    ) -> TLSSite:
         site = TLSSite(
             runner,
-            config.host,
-            config.port,
-            ssl_context=ssl_context,
-            tls_max=config.tls_max,
+            config,
+            port=port,
+            ssl_context=server_context(cert, key, tls_max=config.tls_max),
             handshake_log=log,
             registry=connections,
-            handshake_timeout=config.handshake_timeout,
-            max_pending=config.max_pending_handshakes,
-            brief_log=config.handshake_log_detail == "brief",
-            ca_file=certs.paths.ca_cert.resolve(),
-            request_timeout=config.request_timeout,
+            ca_file=ca_file,
+            canary=canary,
             conn_ids=conn_ids,
         )
+        sites.append(site)
         await site.start()
-        canary = await _start_canary(config, runner, log, connections, conn_ids)
+        return site
+
+    try:
+        paths = certs.paths
+        main = await listen(
+            config.port, paths.server_cert, paths.server_key, ca_file=paths.ca_cert.resolve()
+        )
+        canary_port = None
+        if config.canary_port is not None:
+            # The certificate-verification canary: same app, a certificate no client should accept.
+            canary = ensure_canary_certs(config.certs_dir)
+            site = await listen(
+                config.canary_port, canary.server_cert, canary.server_key, canary=True
+            )
+            canary_port = site.port
         yield Server(
-            config=config, port=site.port, certs=certs, store=store, handshake_log=log,
-            faults=faults, canary_port=canary.port if canary is not None else None,
-            webhooks=webhooks,
-        )  # fmt: skip
+            config=config,
+            port=main.port,
+            certs=certs,
+            store=app[STORE],
+            handshake_log=log,
+            faults=app[FAULTS],
+            webhooks=app[WEBHOOKS],
+            canary_port=canary_port,
+        )
     finally:
         # Stop taking connections, let requests in flight (uploads too) finish, then close.
-        await site.close_listeners()
-        if canary is not None:
-            await canary.close_listeners()
+        for site in sites:
+            await site.close_listeners()
         app[LIVE].close()  # live streams would otherwise count as requests in flight
         await app[INFLIGHT].drain(config.shutdown_timeout)
         await runner.cleanup()

@@ -1,9 +1,12 @@
-"""The message store: every accepted send, kept in memory in arrival order, with its events."""
+"""The message store: every accepted send, kept in memory in arrival order, with its events.
+
+It only stores and finds: what a send means is :mod:`mockgun.mailgun`'s business, and how
+a message is shown is the API's (:mod:`mockgun.api.inspect.views`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import functools
 import itertools
@@ -11,14 +14,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from . import ids
-from .events import EventLog, event_id
-from .mail import mime, view
-from .mail.form import FilePart
-from .mail.send import Mailbox, SendRequest
-from .outcomes import after_acceptance
+from .clock import parse_rfc3339
+from .mailgun import ids, mime
+from .mailgun.eventlog import EventLog
+from .mailgun.send import SendRequest
 from .spool import Payload, Spool
 
 
@@ -30,9 +30,6 @@ class TransportInfo:
     tls_version: str | None = None
     cipher: str | None = None
     peer_ip: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"conn_id": self.conn_id, "version": self.tls_version, "cipher": self.cipher}
 
 
 @dataclass(frozen=True)
@@ -113,54 +110,6 @@ class StoredMessage:
             for text in (*req.recipients, req.sender or "", req.subject or "", *req.options.tags)
         )
 
-    def as_json(self, *, with_content: bool = False) -> dict[str, Any]:
-        req = self.request
-        fields: dict[str, list[str]] = {}
-        for name, value in req.fields:
-            fields.setdefault(name, []).append(value)
-        out: dict[str, Any] = {
-            "id": self.id,
-            "storage_key": self.key,
-            "domain": req.domain,
-            "endpoint": req.endpoint,
-            "received_at": rfc3339(self.received_at),
-            "from": req.sender,
-            "to": [box.as_json() for box in req.to],
-            "cc": [box.as_json() for box in req.cc],
-            "bcc": [box.as_json() for box in req.bcc],
-            "recipients": req.recipients,
-            "subject": req.subject,
-            "text": req.text,
-            "html": req.html,
-            "tags": list(req.options.tags),
-            "user_variables": req.options.variables,
-            "test_mode": req.options.testmode,
-            "fields": fields,
-            "attachments": [
-                {
-                    "field": part.field,
-                    "filename": part.filename,
-                    "content_type": part.content_type,
-                    "size": part.size,
-                    **(_content(part, f"{self.download_path}/{n}") if with_content else {}),
-                }
-                for n, part in enumerate(req.files)
-            ],
-            "tls": self.transport.as_json(),
-            "fault": self.fault,
-        }
-        if with_content:
-            out["mime_size"] = self.mime.size
-            out["headers"] = view.headers(self.mime)
-            out.update(_mime_json(self.mime, f"/mockgun/messages/{self.bare_id}.eml"))
-            if self.copies:
-                out["copies"] = [{"recipient": r, **_mime_json(m, None)} for r, m in self.copies]
-        return out
-
-    @property
-    def download_path(self) -> str:
-        return f"/mockgun/messages/{self.bare_id}/attachments"
-
     def discard_files(self) -> None:
         """Remove the spool files of this message (on eviction and clearing)."""
         if "mime" in self.__dict__ or self.request.mime is not None:
@@ -180,7 +129,6 @@ class MessageStore:
     def __init__(
         self,
         *,
-        deliver: bool = True,
         max_messages: int | None = None,
         max_events: int | None = None,
         spool: Spool | None = None,
@@ -190,7 +138,6 @@ class MessageStore:
         self._by_key: dict[str, str] = {}
         self._seq = itertools.count(1)
         self._stamp: tuple[int, str] = (-1, "")
-        self.deliver = deliver
         self.max_messages = max_messages
         self.evicted = 0
         self.events = EventLog(max_events)
@@ -226,9 +173,8 @@ class MessageStore:
         )
         self._messages[message.bare_id] = message
         self._by_key[message.key] = message.bare_id
-        for listener in self.listeners:  # before its events, so that they follow it
+        for listener in self.listeners:  # before its events (the caller adds those next)
             listener(message)
-        self.events.add(request.domain, self._events_for(message))
         while self.max_messages is not None and len(self._messages) > self.max_messages:
             _, old = self._messages.popitem(last=False)
             self._by_key.pop(old.key, None)
@@ -292,104 +238,11 @@ class MessageStore:
             finally:
                 self._waiters.discard(waiter)
 
-    def _events_for(self, message: StoredMessage) -> list[dict[str, Any]]:
-        req = message.request
-        sender = _address_of(req.sender)
-        headers = {
-            "to": ", ".join(_format(b) for b in req.to),
-            "message-id": message.bare_id,
-            "from": req.sender or "",
-            "subject": req.subject or "",
-        }
-        common: dict[str, Any] = {
-            "message": {
-                "headers": headers,
-                "attachments": [
-                    {"filename": p.filename, "content-type": p.content_type, "size": p.size}
-                    for p in req.attachments
-                ],
-                "recipients": req.recipients,
-                "size": None,  # filled in when served: the MIME is built on first use
-            },
-            "storage": {"key": message.key},
-            "campaigns": [],
-            "tags": list(req.options.tags),
-            "user-variables": dict(req.options.variables),
-        }
-        scheduled = req.options.deliverytime
-        if scheduled is not None:
-            common["message"]["scheduled-for"] = scheduled.timestamp()
-        deliver = self.deliver and not req.options.testmode
-        events: list[dict[str, Any]] = []
-        for recipient in req.recipients:
-            base = {
-                **common,
-                "recipient": recipient,
-                "recipient-domain": recipient.rpartition("@")[2],
-            }
-            events.append(
-                {
-                    "event": "accepted",
-                    "id": event_id(),
-                    "timestamp": message.received_at,
-                    "log-level": "info",
-                    "method": "HTTP",
-                    "originating-ip": message.transport.peer_ip,
-                    "envelope": {"sender": sender, "transport": "smtp", "targets": recipient},
-                    "flags": {"is-authenticated": True, "is-test-mode": req.options.testmode},
-                    **base,
-                }
-            )
-        if deliver:
-            when = max(message.received_at + 0.001, scheduled.timestamp() if scheduled else 0)
-            for accepted in list(events):
-                events.extend(after_acceptance(accepted, when))
-        return events
-
 
 def _after(messages: list[StoredMessage], since: str) -> list[StoredMessage]:
-    ids = [m.bare_id for m in messages]
+    bare_ids = [m.bare_id for m in messages]
     bare = since.strip().strip("<>")
-    if bare in ids:
-        return messages[ids.index(bare) + 1 :]
-    from .tls.handshake_log import parse_ts  # an RFC 3339 time; ValueError otherwise
-
-    cutoff = parse_ts(since).timestamp()
+    if bare in bare_ids:
+        return messages[bare_ids.index(bare) + 1 :]
+    cutoff = parse_rfc3339(since).timestamp()  # an RFC 3339 time; ValueError otherwise
     return [m for m in messages if m.received_at >= cutoff]
-
-
-def _format(box: Mailbox) -> str:
-    return f"{box.name} <{box.address}>" if box.name else box.address
-
-
-def _address_of(raw: str | None) -> str:
-    text = (raw or "").strip()
-    if not any(c in text for c in '<>"(),;:'):  # a bare address: nothing to parse
-        return text
-    from email.utils import parseaddr
-
-    return parseaddr(text)[1]
-
-
-def rfc3339(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-#: Contents larger than this are not inlined in JSON answers; a download path is given instead.
-JSON_CONTENT_LIMIT = 1024 * 1024
-
-
-def _content(part: FilePart, download: str) -> dict[str, str]:
-    if part.size > JSON_CONTENT_LIMIT:
-        return {"download": download}
-    return {"data_base64": _b64(part.read()), "download": download}
-
-
-def _mime_json(payload: Payload, download: str | None) -> dict[str, Any]:
-    if payload.size > JSON_CONTENT_LIMIT:
-        return {"mime_download": download} if download else {}
-    return {"mime": payload.read().decode("utf-8", errors="replace")}

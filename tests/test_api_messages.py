@@ -316,7 +316,7 @@ async def test_unemulated_paths_get_a_json_404_naming_them(
 
 
 async def test_huge_field_counts_get_400(client: Client) -> None:
-    from mockgun.mail.form import MAX_FIELDS
+    from mockgun.api.form import MAX_FIELDS
 
     body = "&".join(f"v:k{i}=x" for i in range(MAX_FIELDS + 1)).encode()
     resp = await client.post(

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockgun import Config, create_app
-from mockgun.mail.send import parse_mailboxes
+from mockgun.mailgun.send import parse_mailboxes
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]

@@ -14,9 +14,9 @@ from pathlib import Path
 import requests
 from conftest import MockgunProcess
 
-from mockgun.mail.form import FilePart
-from mockgun.mail.mime import render
-from mockgun.mail.send import Mailbox, SendRequest
+from mockgun.mailgun.form import FilePart
+from mockgun.mailgun.mime import render
+from mockgun.mailgun.send import Mailbox, SendRequest
 from mockgun.spool import Spool
 
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import MockgunProcess
 
 from mockgun.cli import main
-from mockgun.report import MAX_SLOTS, Tally
+from mockgun.tls.report import MAX_SLOTS, Tally
 
 
 def tls_attempt(server: MockgunProcess, version: ssl.TLSVersion, sni: str = "localhost") -> None:

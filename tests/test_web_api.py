@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from mockgun import Config, create_app
 from mockgun.api.keys import HANDSHAKES, LIVE
-from mockgun.live import QUEUE_SIZE, Hub
-from mockgun.mail.sanitize import sanitise_html
+from mockgun.api.inspect.live import QUEUE_SIZE, Hub
+from mockgun.api.inspect.sanitize import sanitise_html
 from mockgun.tls.handshake_log import HandshakeLog
 
 Client = TestClient[web.Request, web.Application]

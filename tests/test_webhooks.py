@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from helpers import AUTH
 
 from mockgun import Config, create_app
-from mockgun.webhooks import Webhooks
+from mockgun.api.keys import WEBHOOKS
+from mockgun.clock import parse_rfc3339
 
 Client = TestClient[web.Request, web.Application]
 SEND = {"from": "app@example.com", "subject": "s", "text": "t"}
@@ -95,9 +96,9 @@ async def test_failed_deliveries_are_retried_with_backoff(
 ) -> None:
     receiver = Receiver(fail=2)
     url = await receiver_url(receiver)
-    hooks = Webhooks(signing_key=KEY, retry_delays=(0.05, 0.1, 0.2))
-    hooks.everywhere["delivered"] = [url]
-    client = await aiohttp_client(create_app(Config(), webhooks=hooks))
+    app = create_app(Config(webhook_signing_key=KEY, webhooks=(f"delivered={url}",)))
+    app[WEBHOOKS].retry_delays = (0.05, 0.1, 0.2)
+    client = await aiohttp_client(app)
     await client.post(
         "/v3/example.com/messages", data={**SEND, "to": "a@example.com"}, headers=AUTH
     )
@@ -107,7 +108,8 @@ async def test_failed_deliveries_are_retried_with_backoff(
     assert [(a["attempt"], a["status"], a["ok"]) for a in attempts] == [
         (1, 500, False), (2, 500, False), (3, 200, True),
     ]  # fmt: skip
-    assert attempts[1]["ts"] - attempts[0]["ts"] >= 0.05
+    times = [parse_rfc3339(a["ts"]).timestamp() for a in attempts]
+    assert times[1] - times[0] >= 0.049  # the stamps are whole milliseconds
 
 
 async def test_webhooks_api_configures_a_domain(
@@ -164,9 +166,10 @@ async def test_https_webhooks_are_verified_against_the_configured_ca(
     ca_file = tmp_path / "receiver-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
 
-    untrusting = Webhooks(signing_key=KEY, retry_delays=())
-    untrusting.everywhere["delivered"] = [url]
-    client = await aiohttp_client(create_app(Config(), webhooks=untrusting))
+    app = create_app(Config(webhook_signing_key=KEY, webhooks=(f"delivered={url}",)))
+    untrusting = app[WEBHOOKS]
+    untrusting.retry_delays = ()
+    client = await aiohttp_client(app)
     await client.post(
         "/v3/example.com/messages", data={**SEND, "to": "a@example.com"}, headers=AUTH
     )
@@ -174,9 +177,12 @@ async def test_https_webhooks_are_verified_against_the_configured_ca(
     assert "CERTIFICATE_VERIFY_FAILED" in untrusting.deliveries[0]["error"]
     assert receiver.received == []
 
-    trusting = Webhooks(signing_key=KEY, retry_delays=(), ca_file=ca_file)
-    trusting.everywhere["delivered"] = [url]
-    client = await aiohttp_client(create_app(Config(), webhooks=trusting))
+    app = create_app(
+        Config(webhook_signing_key=KEY, webhooks=(f"delivered={url}",), webhook_ca=ca_file)
+    )
+    trusting = app[WEBHOOKS]
+    trusting.retry_delays = ()
+    client = await aiohttp_client(app)
     await client.post(
         "/v3/example.com/messages", data={**SEND, "to": "a@example.com"}, headers=AUTH
     )

@@ -1,32 +1,33 @@
-"""``create_app()``: the aiohttp application, independent of how it is served."""
+"""``create_app()``: the aiohttp application, independent of how it is served.
+
+Two URL surfaces, one package each: Mailgun's API (:mod:`.v3`) and mockgun's own
+(:mod:`.inspect`). Every error leaves through :mod:`.errors`.
+"""
 
 from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook, parse_rule
-from ..live import Hub
-from ..report import LiveSummary
+from ..mailgun.errors import MailgunError
+from ..mailgun.webhooks import Webhooks, parse_webhook_option
+from ..outbound import JsonPoster
+from ..spool import Spool
 from ..store import MessageStore
+from ..tls import records
 from ..tls.connections import ConnectionRegistry, ssl_object_of
-from ..tls.handshake_log import HandshakeLog, rfc3339_now
-from ..webhooks import Webhooks, parse_webhook_option
-from . import (
-    domains,
-    events,
-    fault_routes,
-    handshake_routes,
-    inspect,
-    messages,
-    stored,
-    stream,
-    ui,
-    webhook_routes,
-)  # fmt: skip
+from ..tls.handshake_log import HandshakeLog
+from ..tls.report import LiveSummary
+from . import inspect, v3
 from .auth import authorised
-from .errors import Handler, error_middleware, forbidden, json_error, not_emulated
+from .errors import Handler, error_middleware, not_emulated
 from .inflight import InFlight
+from .inspect import ui
+from .inspect.live import Hub
 from .keys import (
     CONFIG,
     CONNECTIONS,
@@ -34,14 +35,15 @@ from .keys import (
     HANDSHAKES,
     INFLIGHT,
     LIVE,
+    STARTED,
     STORE,
     SUMMARY,
     WEBHOOKS,
-)  # fmt: skip
+)
 
 
 def webhooks_from(config: Config) -> Webhooks:
-    hooks = Webhooks(ca_file=config.webhook_ca)
+    hooks = Webhooks(poster=JsonPoster(ca_file=config.webhook_ca))
     if config.webhook_signing_key:
         hooks.signing_key = config.webhook_signing_key
     for text in config.webhooks:
@@ -50,16 +52,8 @@ def webhooks_from(config: Config) -> Webhooks:
     return hooks
 
 
-async def _close_webhooks(app: web.Application) -> None:
-    await app[WEBHOOKS].close()
-
-
-async def _end_streams(app: web.Application) -> None:
-    app[LIVE].close()
-
-
 async def _unknown(request: web.Request) -> web.Response:
-    return not_emulated(request)
+    raise not_emulated(request)
 
 
 #: Inspection endpoints open to anyone: liveness, and the CA certificate (public anyway).
@@ -74,23 +68,14 @@ async def canary_guard(request: web.Request, handler: Handler) -> web.StreamResp
     if info is None or not info.canary:
         return await handler(request)
     request.app[HANDSHAKES].write(
-        {
-            "ts": rfc3339_now(),
-            "conn_id": info.conn_id,
-            "peer": info.peer,
-            "outcome": "insecure",
-            "canary": True,
-            "tls_version": info.tls_version,
-            "sni": info.sni,
-            "ja4": info.ja4,
-            "method": request.method,
-            "path": request.path,
-            "user_agent": request.headers.get("User-Agent"),
-            "error": "the client accepted a certificate from an unknown CA for another host "
-            "name, and sent an HTTP request: it does not verify TLS certificates",
-        }
+        records.insecure(
+            info,
+            method=request.method,
+            path=request.path,
+            user_agent=request.headers.get("User-Agent"),
+        )
     )
-    return json_error(
+    raise MailgunError(
         403,
         "mockgun canary: this client accepted a certificate it should have refused; "
         "it does not verify TLS certificates",
@@ -109,23 +94,24 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     else:
         needed = request.match_info.route.handler not in (_unknown, ui.root)
     if needed and not authorised(request, config.api_key):
-        response = forbidden()
-        if path.startswith("/mockgun/"):  # so that a browser asks for the key (the web page)
-            response.headers["WWW-Authenticate"] = 'Basic realm="mockgun", charset="UTF-8"'
-        return response
+        # A browser asks for the key only when told to (the web page).
+        realm = {"WWW-Authenticate": 'Basic realm="mockgun", charset="UTF-8"'}
+        raise MailgunError(401, "Forbidden", headers=realm if path.startswith("/mockgun/") else {})
     return await handler(request)
 
 
 def create_app(
     config: Config | None = None,
     *,
-    store: MessageStore | None = None,
     connections: ConnectionRegistry | None = None,
     handshakes: HandshakeLog | None = None,
-    faults: FaultBook | None = None,
-    webhooks: Webhooks | None = None,
+    spool: Spool | None = None,
 ) -> web.Application:
-    """Build the app. Handler tests call this directly; ``serve`` puts it behind TLS."""
+    """Build the app and everything it keeps (store, fault rules, webhooks) from ``config``.
+
+    Handler tests call this directly; ``serve`` puts it behind TLS and reads the parts
+    back through the app's keys.
+    """
     config = config or Config()
     connections = connections if connections is not None else ConnectionRegistry()
 
@@ -140,32 +126,35 @@ def create_app(
         middlewares=[inflight.middleware, error_middleware, *canary, auth_middleware],
         client_max_size=config.max_message_size,
     )
+    app[STARTED] = time.time()
     app[INFLIGHT] = inflight
     app[CONFIG] = config
-    app[STORE] = (
-        store
-        if store is not None
-        else MessageStore(
-            deliver=config.deliver,
-            max_messages=config.max_messages,
-            max_events=config.max_events,
-        )
+    app[STORE] = MessageStore(
+        max_messages=config.max_messages, max_events=config.max_events, spool=spool
     )
     app[CONNECTIONS] = connections
     app[HANDSHAKES] = handshakes if handshakes is not None else HandshakeLog.in_memory()
-    app[WEBHOOKS] = webhooks if webhooks is not None else webhooks_from(config)
-    app[STORE].events.listeners.append(app[WEBHOOKS].dispatch)
-    app.on_cleanup.append(_close_webhooks)
-    app[FAULTS] = (
-        faults if faults is not None else FaultBook([parse_rule(t) for t in config.faults])
-    )
+    app[FAULTS] = FaultBook([parse_rule(t) for t in config.faults])
+    app[WEBHOOKS] = webhooks_from(config)
     app[LIVE] = Hub.watching(app[STORE], app[HANDSHAKES])
     app[SUMMARY] = LiveSummary()
-    app.on_shutdown.append(_end_streams)
-    for module in (
-        messages, events, stored, domains, inspect, handshake_routes, stream, ui, fault_routes,
-        webhook_routes,
-    ):  # fmt: skip
+    app.cleanup_ctx.append(_webhooks_listen)
+    app.on_shutdown.append(_end_streams)  # open streams would hold up the shutdown
+    for module in (*v3.MODULES, *inspect.MODULES):
         app.add_routes(module.routes)
     app.router.add_route("*", "/{tail:.*}", _unknown)
     return app
+
+
+async def _webhooks_listen(app: web.Application) -> AsyncIterator[None]:
+    """Webhooks hear of every event while the app runs; deliveries under way get a moment
+    to finish when it stops."""
+    listeners = app[STORE].events.listeners
+    listeners.append(app[WEBHOOKS].dispatch)
+    yield
+    listeners.remove(app[WEBHOOKS].dispatch)
+    await app[WEBHOOKS].close()
+
+
+async def _end_streams(app: web.Application) -> None:
+    app[LIVE].close()

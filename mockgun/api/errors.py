@@ -1,32 +1,53 @@
-"""Errors in Mailgun's shapes, and the middleware that guarantees nothing else escapes."""
+"""The one error path: handlers raise :class:`MailgunError`; this middleware answers it.
+
+Nothing else escapes: an aiohttp HTTP error becomes ``{"message": ...}`` too, an unknown
+path gets the "mockgun does not emulate ..." 404 (listing what the router serves, so the
+list cannot drift from the routes), and a bug is logged and answered with a plain 500.
+"""
 
 from __future__ import annotations
 
-import sys
-import traceback
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ..log import logger
+from ..mailgun.errors import MailgunError
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-def json_error(status: int, message: str) -> web.Response:
-    """Mailgun's error body: ``{"message": "..."}`` as JSON."""
-    return web.json_response({"message": message}, status=status)
+#: Path prefixes of Mailgun's own API (the rest of the router is mockgun's).
+MAILGUN_PREFIXES = ("/v3/", "/v4/")
 
 
-def forbidden() -> web.Response:
-    # Mailgun answers a bad or missing credential with this plain-text body, not JSON.
-    return web.Response(status=401, text="Forbidden", content_type="text/plain")
+def answer(error: MailgunError) -> web.Response:
+    """Mailgun's shape: ``{"message": ...}``, or the plain-text ``Forbidden`` of a 401."""
+    if error.status == 401:
+        response = web.Response(status=401, text="Forbidden", content_type="text/plain")
+    else:
+        response = web.json_response({"message": error.message}, status=error.status)
+    response.headers.update(error.headers)
+    if error.close:
+        response.force_close()  # the rest of the body was not read: the connection must go
+    return response
 
 
-def not_emulated(request: web.Request) -> web.Response:
-    return json_error(
+def served_mailgun_routes(app: web.Application) -> list[str]:
+    """``METHOD path`` of every Mailgun route the app serves, in a stable order."""
+    seen: dict[str, None] = {}
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if path.startswith(MAILGUN_PREFIXES) and route.method not in ("HEAD", "*"):
+            seen.setdefault(f"{route.method} {path}", None)
+    return list(seen)
+
+
+def not_emulated(request: web.Request) -> MailgunError:
+    routes = "; ".join(served_mailgun_routes(request.app))
+    return MailgunError(
         404,
-        f"mockgun does not emulate {request.method} {request.path}: it serves "
-        "POST /v3/{domain}/messages(.mime), GET /v3/{domain}/events, "
-        "/v3/domains/{domain}/messages/{key}, GET /v3/domains and /mockgun/*",
+        f"mockgun does not emulate {request.method} {request.path}: it serves {routes}; "
+        "and /mockgun/*",
     )
 
 
@@ -35,16 +56,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Turn every stray exception into a Mailgun-shaped answer; never send a traceback."""
     try:
         return await handler(request)
+    except MailgunError as exc:
+        return answer(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         if exc.status == 404:
-            return not_emulated(request)
-        return json_error(exc.status, exc.reason)
+            return answer(not_emulated(request))
+        return answer(MailgunError(exc.status, exc.reason))
     except ConnectionError:
         raise  # a dropped connection (a fault rule, or the client gone): nothing to answer
     except Exception:
-        # The details go to the operator's terminal, never to the client.
-        print(f"mockgun: error handling {request.method} {request.path}:", file=sys.stderr)
-        traceback.print_exc()
-        return json_error(500, "Internal Server Error")
+        # The details go to the operator, never to the client.
+        logger.exception("error handling %s %s", request.method, request.path)
+        return answer(MailgunError(500, "Internal Server Error"))

@@ -6,13 +6,13 @@ from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook
-from ..live import Hub
-from ..report import LiveSummary
+from ..mailgun.webhooks import Webhooks
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog
-from ..webhooks import Webhooks
+from ..tls.report import LiveSummary
 from .inflight import InFlight
+from .inspect.live import Hub
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", MessageStore)
@@ -23,3 +23,5 @@ FAULTS = web.AppKey("faults", FaultBook)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 LIVE = web.AppKey("live", Hub)
 SUMMARY = web.AppKey("handshake_summary", LiveSummary)
+#: When the app was made (Unix time): the ``created_at`` of the domains it reports.
+STARTED = web.AppKey("started", float)

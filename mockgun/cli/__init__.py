@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import click
 
-from .. import __version__
+from .._version import __version__
 from .certs import certs_command
 from .handshakes import handshakes_command
 from .healthcheck import healthcheck_command

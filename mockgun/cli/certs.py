@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from ..certs import CertResult, ensure_certs
-from .options import certs_dir_option, hostname_option, split_names
+from ..config import split_names
+from .options import config_option
 
 
 def describe_certs(result: CertResult) -> str:
@@ -35,8 +36,8 @@ def trust_lines(ca: Path) -> list[str]:
 
 
 @click.command("certs")
-@certs_dir_option
-@hostname_option
+@config_option("certs_dir")
+@config_option("hostnames")
 @click.option(
     "--force",
     is_flag=True,

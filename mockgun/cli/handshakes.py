@@ -8,15 +8,15 @@ from pathlib import Path
 
 import click
 
-from ..config import DEFAULT_HANDSHAKE_LOG
-from ..report import build_report, format_report, insecure_summary, legacy_summary, read_log
+from ..config import DEFAULT
+from ..tls.report import build_report, format_report, insecure_summary, legacy_summary, read_log
 
 
 @click.command("handshakes")
 @click.argument(
     "log",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_HANDSHAKE_LOG,
+    default=DEFAULT.handshake_log,
     envvar="MOCKGUN_HANDSHAKE_LOG",
     required=False,
 )

@@ -17,17 +17,17 @@ from urllib.parse import urlsplit
 
 import click
 
-from ..config import DEFAULT_CERTS_DIR, DEFAULT_PORT
-from ..tls.listener import HEALTHCHECK_ALPN
+from ..config import DEFAULT
+from ..tls.policy import HEALTHCHECK_ALPN
 
 
 def _default_url() -> str:
-    port = os.environ.get("MOCKGUN_PORT", str(DEFAULT_PORT))
+    port = os.environ.get("MOCKGUN_PORT", str(DEFAULT.port))
     return f"https://localhost:{port}/mockgun/health"
 
 
 def _default_ca() -> Path:
-    return Path(os.environ.get("MOCKGUN_CERTS_DIR", str(DEFAULT_CERTS_DIR))) / "ca.pem"
+    return Path(os.environ.get("MOCKGUN_CERTS_DIR", str(DEFAULT.certs_dir))) / "ca.pem"
 
 
 def check(url: str, ca: Path, timeout: float) -> tuple[bool, str]:

@@ -1,17 +1,27 @@
-"""Option types and helpers shared by the subcommands."""
+"""Command-line options made from :mod:`mockgun.config`'s declarations, and their types.
+
+A ``mockgun serve`` option is :func:`config_option` of a :class:`~mockgun.config.Config`
+field: its flag, ``MOCKGUN_*`` twin, type, bounds, default and help all come from the
+field's :class:`~mockgun.config.Setting`, so they are written once.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+import types
+import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import click
 
-from ..config import DEFAULT_CERTS_DIR
+from ..config import Config, Setting, settings
+from ..faults import RuleError, parse_rule
+from ..mailgun.webhooks import parse_webhook_option
 
 F = TypeVar("F", bound=Callable[..., Any])
+ENV_PREFIX = "MOCKGUN_"
 
 _SIZE = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$")
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
@@ -31,35 +41,98 @@ def parse_size(_ctx: click.Context | None, _param: click.Parameter | None, value
     return size
 
 
-def env_option(*decls: str, env: str, **kwargs: Any) -> Callable[[F], F]:
-    """A click option with its ``MOCKGUN_<env>`` twin, shown in ``--help``."""
-    return click.option(*decls, envvar=f"MOCKGUN_{env}", show_envvar=True, **kwargs)
+class SemicolonSeparated(click.types.StringParamType):
+    """Rules contain spaces, so their environment variable separates them with ';'."""
+
+    envvar_list_splitter = ";"
 
 
-def split_names(values: Iterable[str]) -> tuple[str, ...]:
-    """Flatten repeated options whose values may also be comma- or space-separated."""
-    return tuple(n for v in values for n in re.split(r"[,\s]+", v) if n)
+def check_webhooks(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    for text in value:
+        try:
+            parse_webhook_option(text)
+        except ValueError as exc:
+            raise click.BadParameter(f"{text!r}: {exc}") from None
+    return value
 
 
-def certs_dir_option(func: F) -> F:
-    return click.option(
-        "--certs-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_CERTS_DIR,
-        show_default=True,
-        envvar="MOCKGUN_CERTS_DIR",
-        show_envvar=True,
-        help="Where ca.pem, server.pem and server.key live (created when missing).",
-    )(func)
+def check_faults(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    rules = tuple(v.strip() for v in value if v.strip())
+    for text in rules:
+        try:
+            parse_rule(text)
+        except RuleError as exc:
+            raise click.BadParameter(f"{text!r}: {exc}") from None
+    return rules
 
 
-def hostname_option(func: F) -> F:
-    return click.option(
-        "--hostname",
-        "hostnames",
-        multiple=True,
-        envvar="MOCKGUN_HOSTNAME",
-        show_envvar=True,
-        help="Extra name the server certificate must cover, besides localhost, 127.0.0.1 "
-        "and ::1. Repeatable; the variable takes a space- or comma-separated list.",
-    )(func)
+def env_name(name: str, setting: Setting) -> str:
+    return ENV_PREFIX + (setting.env or name.upper())
+
+
+def _declaration(name: str, setting: Setting, hint: Any) -> list[str]:
+    flag = setting.flag or "--" + name.replace("_", "-")
+    if hint is bool:
+        flag = f"{flag}/--no-{flag[2:]}"
+    return [flag, name]
+
+
+def _click_kwargs(name: str, default: Any, setting: Setting, hint: Any) -> dict[str, Any]:
+    """Type, bounds, default and callbacks of one option, from the field's type and setting."""
+    args = [a for a in get_args(hint) if a is not type(None)]
+    optional = get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1
+    kind = args[0] if optional else hint
+    kw: dict[str, Any] = {
+        "default": default,
+        "show_default": default not in (None, (), frozenset()),
+    }
+    origin = get_origin(kind)
+    if origin in (tuple, frozenset):
+        kw.update(multiple=True, default=())
+    elif origin is typing.Literal:
+        kw["type"] = click.Choice(get_args(kind))
+    elif kind is int:
+        kw["type"] = click.IntRange(setting.low, setting.high)  # type: ignore[arg-type]
+    elif kind is float:
+        kw["type"] = click.FloatRange(setting.low, setting.high)
+    elif kind is Path:
+        kw["type"] = (
+            click.Path(dir_okay=False, exists=True, path_type=Path)
+            if setting.kind == "file"
+            else click.Path(file_okay=False, path_type=Path)
+        )
+    if setting.kind == "size":
+        kw.update(type=str, callback=parse_size, default=setting.shown_default)
+    elif setting.kind == "webhook":
+        kw["callback"] = check_webhooks
+    elif setting.kind == "fault":
+        kw.update(type=SemicolonSeparated(), callback=check_faults)
+    return kw
+
+
+def config_option(name: str) -> Callable[[F], F]:
+    """The click option of :class:`Config` field ``name``, with its ``MOCKGUN_*`` twin."""
+    hints = typing.get_type_hints(Config)
+    for field_name, default, setting in settings():
+        if field_name == name:
+            hint = hints[name]
+            kw = _click_kwargs(name, default, setting, hint)
+            return click.option(
+                *_declaration(name, setting, hint),
+                envvar=env_name(name, setting),
+                show_envvar=True,
+                help=setting.help,
+                **kw,
+            )
+    raise KeyError(name)
+
+
+def config_options(func: F) -> F:
+    """Every :class:`Config` setting as an option, in declaration order."""
+    for name, _default, _setting in reversed(settings()):
+        func = config_option(name)(func)
+    return func

@@ -19,6 +19,7 @@ import re
 import ssl
 import struct
 from dataclasses import dataclass
+from typing import TypedDict
 
 #: A hello larger than this is refused as malformed (real ones stay under 2 KiB, or a few
 #: KiB with large session tickets; post-quantum key shares bring browsers to ~1.8 KiB).
@@ -101,6 +102,18 @@ def cipher_name(suite: int) -> str:
     return _openssl_cipher_names().get(suite, f"0x{suite:04x}")
 
 
+class ClientOffer(TypedDict):
+    """What a client offered, as the ``client_*`` and fingerprint keys of a log line."""
+
+    client_max_version: str
+    client_versions: list[str]
+    client_ciphers: list[str]
+    client_alpn: list[str]
+    client_sni: str | None
+    ja3: str
+    ja4: str
+
+
 @dataclass(frozen=True)
 class ClientHello:
     """What a client offered. Every tuple is in the client's order, GREASE removed."""
@@ -157,7 +170,7 @@ class ClientHello:
             self.signature_algorithms,
         )
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> ClientOffer:
         """The ``client_*`` keys of a handshake-log line (treat the lists as read-only)."""
         return {
             "client_max_version": version_name(self.max_version),

@@ -10,43 +10,22 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import datetime as dt
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
+
+from ..clock import normalise_rfc3339
+from ..log import logger
+from .records import HandshakeRecord
 
 #: Records kept in memory for the inspection API; older ones are counted as evicted.
 DEFAULT_MEMORY = 100_000
 # ASCII only: a client's raw U+2028 or NEL in an ALPN value must not split a line for
 # readers that treat those as line breaks (JavaScript, str.splitlines).
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
-
-
-_second_cache: list[Any] = [-1, ""]
-
-
-def rfc3339_now() -> str:
-    """The current UTC time as RFC 3339 with milliseconds, e.g. ``2026-11-28T22:45:01.123Z``."""
-    now = time.time()
-    second = int(now)
-    if second != _second_cache[0]:  # strftime is slow; format each second once
-        _second_cache[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))]
-    return f"{_second_cache[1]}{int((now - second) * 1000):03d}Z"
-
-
-def format_ts(moment: dt.datetime) -> str:
-    moment = moment.astimezone(dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_ts(text: str) -> dt.datetime:
-    """Parse an RFC 3339 time (``Z`` or an offset; naive means UTC)."""
-    moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 #: Lines kept while the log cannot be written; past this the oldest are dropped and counted.
@@ -77,7 +56,7 @@ class HandshakeLog:
         #: For files: an O_APPEND descriptor, so that each line is one write(2), whole.
         self._fd: int | None = None
         self.name = name
-        self.records: collections.deque[dict[str, Any]] = collections.deque(maxlen=memory)
+        self.records: collections.deque[HandshakeRecord] = collections.deque(maxlen=memory)
         #: Records that fell out of memory (they are still in the file).
         self.evicted = 0
         self.pending: collections.deque[bytes] = collections.deque()
@@ -86,7 +65,7 @@ class HandshakeLog:
         self.written = 0
         self.error: str | None = None
         #: Called with each record as it is written (the live view listens here).
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.listeners: list[Callable[[HandshakeRecord], None]] = []
 
     @classmethod
     def open(cls, target: str, *, memory: int = DEFAULT_MEMORY) -> HandshakeLog:
@@ -112,7 +91,7 @@ class HandshakeLog:
             "lost": self.lost,
         }
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: HandshakeRecord) -> None:
         """Keep ``record`` (the caller must not change it afterwards) and append its line."""
         if len(self.records) == self.records.maxlen:
             self.evicted += 1
@@ -165,16 +144,17 @@ class HandshakeLog:
             self.pending.popleft()
             self.written += 1
         if self.error is not None:
-            print(f"mockgun: the handshake log {self.name} is writable again", file=sys.stderr)
+            logger.warning("the handshake log %s is writable again", self.name)
             self.error = None
 
     def _failed(self, exc: BaseException) -> None:
         message = str(exc) if not isinstance(exc, OSError) else (exc.strerror or str(exc))
         if self.error is None:
-            print(
-                f"mockgun: CANNOT WRITE THE HANDSHAKE LOG {self.name}: {message}. Handshakes are "
-                "kept in memory (GET /mockgun/handshakes) and written once it is writable again.",
-                file=sys.stderr,
+            logger.error(
+                "CANNOT WRITE THE HANDSHAKE LOG %s: %s. Handshakes are kept in memory "
+                "(GET /mockgun/handshakes) and written once it is writable again.",
+                self.name,
+                message,
             )
         self.error = message
 
@@ -186,7 +166,7 @@ class HandshakeLog:
         limit: int | None = None,
         newest_first: bool = False,
         healthchecks: bool = True,
-    ) -> list[dict[str, Any]]:
+    ) -> list[HandshakeRecord]:
         """Records filtered by outcome and by ``since`` (a time, or a conn_id), oldest first
         unless ``newest_first``; ``limit`` counts from the first one returned."""
         wanted = set(outcomes)
@@ -196,8 +176,8 @@ class HandshakeLog:
             if since.strip().isdigit():
                 after_id = int(since)
             else:
-                after_ts = format_ts(parse_ts(since))
-        out: list[dict[str, Any]] = []
+                after_ts = normalise_rfc3339(since)
+        out: list[HandshakeRecord] = []
         for record in reversed(self.records) if newest_first else self.records:
             if limit is not None and len(out) >= limit:
                 break
@@ -205,9 +185,9 @@ class HandshakeLog:
                 continue
             if not healthchecks and record.get("healthcheck"):
                 continue
-            if after_id is not None and record.get("conn_id", 0) <= after_id:
+            if after_id is not None and record["conn_id"] <= after_id:
                 continue
-            if after_ts is not None and record.get("ts", "") < after_ts:
+            if after_ts is not None and record["ts"] < after_ts:
                 continue
             out.append(record)
         return out

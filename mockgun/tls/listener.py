@@ -25,7 +25,6 @@ import errno
 import itertools
 import socket
 import ssl
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,19 +32,19 @@ from typing import Any
 
 from aiohttp import web
 
+from ..config import Config
+from ..log import logger
+from . import records
 from .clienthello import TLS1_2, ClientHello, MalformedHello, NotTLS, version_name
 from .connections import ConnectionInfo, ConnectionRegistry
-from .handshake_log import HandshakeLog, rfc3339_now
+from .handshake_log import HandshakeLog
 from .peek import HelloTimeout, PeerClosed, alert_record, close_with_reply, peek_hello
-from .policy import accepted_versions, version_label
+from .policy import HEALTHCHECK_ALPN, accepted_versions, version_label
+from .records import HandshakeRecord
 
 #: Running out of descriptors is survivable: stop accepting this long, then try again.
 ACCEPT_RETRY_DELAY = 0.5
 _RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-#: A client offering this ALPN protocol is mockgun's own health check (left out of reports).
-HEALTHCHECK_ALPN = "mockgun-healthcheck"
-#: Keys of the client's offer that a brief log leaves out of successful handshakes.
-_BRIEF_DROPS = ("client_versions", "client_ciphers", "client_alpn", "ja3")
 
 
 class TLSSite(web.BaseSite):
@@ -54,35 +53,30 @@ class TLSSite(web.BaseSite):
     def __init__(
         self,
         runner: web.BaseRunner,
-        host: str,
-        port: int,
+        config: Config,
         *,
+        port: int,
         ssl_context: ssl.SSLContext,
-        tls_max: str,
         handshake_log: HandshakeLog,
         registry: ConnectionRegistry,
-        handshake_timeout: float = 10.0,
-        max_pending: int = 512,
-        brief_log: bool = False,
         ca_file: Path | None = None,
-        request_timeout: float | None = None,
         canary: bool = False,
         conn_ids: Iterator[int] | None = None,
         backlog: int = 1024,  # bursts of CI clients connect at once; the kernel caps it anyway
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
-        self._host = host
+        self._host = config.host
         self._requested_port = port
         self._ctx = ssl_context
-        self._accepted = accepted_versions(tls_max)
-        self._label = version_label(tls_max)
+        self._accepted = accepted_versions(config.tls_max)
+        self._label = version_label(config.tls_max)
         self._log = handshake_log
         self._registry = registry
-        self._handshake_timeout = handshake_timeout
-        self._max_pending = max_pending
-        self._brief = brief_log
+        self._handshake_timeout = config.handshake_timeout
+        self._max_pending = config.max_pending_handshakes
+        self._brief = config.handshake_log_detail == "brief"
         self._ca_file = ca_file
-        self._request_timeout = request_timeout
+        self._request_timeout: float | None = config.request_timeout
         #: Connections closed because no request headers arrived in time (slowloris).
         self.slow_closed = 0
         self._plain_http_reply = b""
@@ -142,10 +136,10 @@ class TLSSite(web.BaseSite):
                 return
             except OSError as exc:
                 if exc.errno in _RESOURCE_ERRNOS:
-                    print(
-                        f"mockgun: cannot accept connections ({exc.strerror}); "
-                        f"pausing accepts for {ACCEPT_RETRY_DELAY}s",
-                        file=sys.stderr,
+                    logger.warning(
+                        "cannot accept connections (%s); pausing accepts for %ss",
+                        exc.strerror,
+                        ACCEPT_RETRY_DELAY,
                     )
                     self._loop.remove_reader(listener.fileno())
                     self._loop.call_later(ACCEPT_RETRY_DELAY, self._resume, listener)
@@ -164,25 +158,16 @@ class TLSSite(web.BaseSite):
 
     def _refuse_overload(self, conn: socket.socket, addr: Any) -> None:
         conn.close()
-        self._log.write(
-            {
-                **self._new_record(addr),
-                "outcome": "failed",
-                "error": f"overload: {len(self._pending)} handshakes already pending "
-                "(--max-pending-handshakes); connection closed",
-                "duration_ms": 0.0,
-            }
+        record = self._new_record(addr)
+        record["error"] = (
+            f"overload: {len(self._pending)} handshakes already pending "
+            "(--max-pending-handshakes); connection closed"
         )
+        record["duration_ms"] = 0.0
+        self._log.write(record)
 
-    def _new_record(self, addr: Any) -> dict[str, Any]:
-        # "outcome" goes in now so that it stays near the front of the JSON line.
-        return {
-            "ts": rfc3339_now(),
-            "conn_id": next(self._ids),
-            "peer": format_peer(addr),
-            "outcome": "pending",
-            **({"canary": True} if self._canary else {}),
-        }
+    def _new_record(self, addr: Any) -> HandshakeRecord:
+        return records.new_attempt(next(self._ids), format_peer(addr), canary=self._canary)
 
     async def _attempt(self, conn: socket.socket, addr: Any) -> None:
         """One connection, from accept to a log line."""
@@ -196,16 +181,14 @@ class TLSSite(web.BaseSite):
             try:
                 hello = await peek_hello(loop, conn, deadline)
             except HelloTimeout:
-                record.update(
-                    outcome="timeout",
-                    error=f"no complete ClientHello within {self._handshake_timeout:g}s",
-                )
+                why = f"no complete ClientHello within {self._handshake_timeout:g}s"
+                records.end(record, "timeout", why)
                 return
             except PeerClosed as exc:
-                record.update(outcome="closed", error=str(exc))
+                records.end(record, "closed", str(exc))
                 return
             except NotTLS as exc:
-                record.update(outcome="not_tls", error=str(exc))
+                records.end(record, "not_tls", str(exc))
                 if exc.looks_like_http:
                     owned = False
                     await close_with_reply(
@@ -214,14 +197,14 @@ class TLSSite(web.BaseSite):
                     )  # fmt: skip
                 return
             except MalformedHello as exc:
-                record.update(outcome="failed", error=str(exc))
+                records.end(record, "failed", str(exc))
                 return
 
-            record.update(hello.summary())
+            records.add_offer(record, hello)
             if HEALTHCHECK_ALPN in hello.alpn:
                 record["healthcheck"] = True
             if not hello.offers_any(self._accepted):
-                record.update(outcome="rejected", error=self._rejection(hello))
+                records.end(record, "rejected", self._rejection(hello))
                 owned = False
                 await close_with_reply(loop, conn, alert_record(hello), deadline=deadline + 1)
                 return
@@ -235,7 +218,7 @@ class TLSSite(web.BaseSite):
                     server, conn, ssl=self._ctx, ssl_handshake_timeout=remaining
                 )
             except Exception as exc:  # every failure is a log line, never a crash
-                record.update(_classify_failure(exc, hello))
+                records.end(record, *_classify_failure(exc, hello))
                 return
             self._record_success(record, transport, hello)
             if self._request_timeout is not None:
@@ -244,7 +227,7 @@ class TLSSite(web.BaseSite):
                     self._request_timeout, self._first_request_due, transport, ssl_object
                 )
         except asyncio.CancelledError:
-            record.update(outcome="failed", error="mockgun shut down before the handshake finished")
+            records.end(record, "failed", "mockgun shut down before the handshake finished")
             raise
         finally:
             if owned:
@@ -263,7 +246,7 @@ class TLSSite(web.BaseSite):
             getattr(transport, "abort", transport.close)()
 
     def _record_success(
-        self, record: dict[str, Any], transport: asyncio.BaseTransport, hello: ClientHello
+        self, record: HandshakeRecord, transport: asyncio.BaseTransport, hello: ClientHello
     ) -> None:
         ssl_object = transport.get_extra_info("ssl_object")
         cipher = ssl_object.cipher()
@@ -278,17 +261,9 @@ class TLSSite(web.BaseSite):
             canary=self._canary,
         )
         self._registry.add(ssl_object, info)
-        record.update(
-            outcome="ok",
-            tls_version=info.tls_version,
-            cipher=info.cipher,
-            sni=info.sni,
-            alpn=info.alpn,
-            resumed=bool(ssl_object.session_reused),
-        )
+        records.add_session(record, info, resumed=bool(ssl_object.session_reused))
         if self._brief:
-            for key in _BRIEF_DROPS:
-                record.pop(key, None)
+            records.make_brief(record)
 
     def _rejection(self, hello: ClientHello) -> str:
         if hello.max_version < TLS1_2:
@@ -330,26 +305,25 @@ def format_peer(addr: Any) -> str:
     return str(addr)
 
 
-def _classify_failure(exc: BaseException, hello: ClientHello) -> dict[str, str]:
+def _classify_failure(exc: BaseException, hello: ClientHello) -> tuple[records.Outcome, str]:
     """Turn an OpenSSL-side handshake failure into ``outcome`` and a sentence for people."""
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or ""
         if reason == "NO_SHARED_CIPHER":
-            return {
-                "outcome": "failed",
-                "error": "no cipher in common: TLS 1.2 here needs ECDHE with AES-GCM or "
-                "ChaCha20-Poly1305, and the client offered none of them",
-            }
+            return "failed", (
+                "no cipher in common: TLS 1.2 here needs ECDHE with AES-GCM or "
+                "ChaCha20-Poly1305, and the client offered none of them"
+            )
         if reason in {"UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION"}:
-            return {"outcome": "rejected", "error": "no TLS version in common with the client"}
+            return "rejected", "no TLS version in common with the client"
         if isinstance(exc, ssl.SSLEOFError):
-            return {"outcome": "closed", "error": "the client closed the connection mid-handshake"}
-        return {"outcome": "failed", "error": f"TLS handshake failed: {reason or exc}"}
+            return "closed", "the client closed the connection mid-handshake"
+        return "failed", f"TLS handshake failed: {reason or exc}"
     if isinstance(exc, (ConnectionAbortedError, TimeoutError)):
-        return {"outcome": "timeout", "error": "the TLS handshake did not finish in time"}
+        return "timeout", "the TLS handshake did not finish in time"
     if isinstance(exc, (ConnectionError, EOFError)):
-        return {"outcome": "closed", "error": "the client went away mid-handshake"}
-    return {"outcome": "failed", "error": f"handshake failed: {exc!r}"}
+        return "closed", "the client went away mid-handshake"
+    return "failed", f"handshake failed: {exc!r}"
 
 
 def _bind(host: str, port: int, backlog: int) -> list[socket.socket]:

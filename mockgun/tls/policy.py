@@ -12,6 +12,9 @@ import ssl
 from pathlib import Path
 
 MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
+#: A client offering this ALPN protocol is mockgun's own health check: the log marks it
+#: and the report leaves it out (``mockgun healthcheck`` offers it before ``http/1.1``).
+HEALTHCHECK_ALPN = "mockgun-healthcheck"
 
 #: Mozilla's "intermediate" TLS 1.2 suites without the DHE ones: ECDHE key exchange
 #: with AES-GCM or ChaCha20-Poly1305. TLS 1.3 suites are all AEAD and are left at

@@ -10,12 +10,17 @@ import datetime as dt
 import itertools
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .tls.handshake_log import HandshakeLog
+    from .handshake_log import HandshakeLog
+
+#: A log line as read back: from a file it may be any JSON object (the report must cope
+#: with lines another version, or a hand, wrote); from memory, a :class:`HandshakeRecord`.
+Record = Mapping[str, Any]
 
 LEGACY_VERSIONS = frozenset({"SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"})
 _VERSION_ORDER = ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
@@ -23,7 +28,7 @@ _VERSION_ORDER = ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 
 @dataclass
 class LogContents:
-    records: list[dict[str, Any]]
+    records: list[Record]
     #: Lines that are not JSON objects (skipped).
     malformed: int = 0
     #: Whether the file ended in a line without its newline (a crash, or still being written).
@@ -56,7 +61,7 @@ def _parse_line(raw: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def is_legacy(record: dict[str, Any]) -> bool:
+def is_legacy(record: Record) -> bool:
     """An attempt that offered at most TLS 1.1, or that mockgun refused for its versions."""
     return (
         record.get("outcome") == "rejected" or record.get("client_max_version") in LEGACY_VERSIONS
@@ -86,7 +91,7 @@ class ClientRow:
     last: str = ""
     legacy: bool = False
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: Record) -> None:
         self.count += 1
         self.offered.update(record.get("client_versions") or [])
         if record.get("client_max_version"):
@@ -123,18 +128,18 @@ class Report:
     outcomes: Counter[str]
     negotiated: Counter[tuple[str, str]]
     clients: list[ClientRow]
-    failures: list[dict[str, Any]]
+    failures: list[Record]
 
     @property
     def legacy_clients(self) -> list[ClientRow]:
         return [c for c in self.clients if c.legacy]
 
     @property
-    def legacy_without_hello(self) -> list[dict[str, Any]]:
+    def legacy_without_hello(self) -> list[Record]:
         return [r for r in self.failures if is_legacy(r) and not r.get("ja4")]
 
     @property
-    def insecure(self) -> list[dict[str, Any]]:
+    def insecure(self) -> list[Record]:
         """Requests that arrived on the canary port: clients that skip certificate checks."""
         return [r for r in self.failures if r.get("outcome") == "insecure"]
 
@@ -168,7 +173,7 @@ MAX_SLOTS = 10_000
 _RESOLUTIONS = (1, 10, 60, 600, 3600, 86400)
 
 
-def _category(record: dict[str, Any]) -> str:
+def _category(record: Record) -> str:
     """What the timeline counts a record as: its negotiated version, ``refused`` (too old)
     or ``failed`` (every other failed attempt)."""
     outcome = record.get("outcome")
@@ -187,7 +192,7 @@ class Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
     negotiated: Counter[tuple[str, str]] = field(default_factory=Counter)
     clients: dict[tuple[str, str | None], ClientRow] = field(default_factory=dict)
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Record] = field(default_factory=list)
     healthchecks: int = 0
     #: Legacy attempts with no ClientHello to fingerprint (so in no client row).
     legacy_without_hello: int = 0
@@ -197,7 +202,7 @@ class Tally:
     resolution: int = 1
     _second: tuple[str, int | None] = ("", None)
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: Record) -> None:
         if record.get("healthcheck"):
             self.healthchecks += 1
             return

@@ -5,20 +5,21 @@ from __future__ import annotations
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import parseaddr
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
-from ..mail.form import FormError, read_form
-from ..mail.send import SendError, parse_mailboxes
-from ..store import StoredMessage
-from .errors import json_error
-from .keys import CONFIG, STORE
-from .messages import QUEUED, transport_of
-from .urls import base_url
+from ...mailgun.errors import MailgunError, not_found
+from ...mailgun.send import parse_mailboxes
+from ...store import StoredMessage
+from ..form import read_form
+from ..keys import CONFIG, STORE
+from ..urls import base_url
+from .messages import QUEUED, accept
 
 routes = web.RouteTableDef()
-NOT_FOUND = "Message not found"
 
 
 def _parsed(message: StoredMessage) -> EmailMessage:
@@ -98,24 +99,20 @@ def stored_json(request: web.Request, message: StoredMessage) -> dict[str, Any]:
 
 
 def _sender(message: StoredMessage) -> str:
-    from email.utils import parseaddr
-
     return parseaddr(message.request.sender or "")[1]
 
 
-def _lookup(request: web.Request) -> StoredMessage | web.Response:
-    """The stored message the URL names, or the 404 to answer instead."""
+def _lookup(request: web.Request) -> StoredMessage:
+    """The stored message the URL names (a 404 when there is none)."""
     message = request.app[STORE].by_key(request.match_info["key"])
     if message is None or message.domain.lower() != request.match_info["domain"].lower():
-        return json_error(404, NOT_FOUND)
+        raise not_found("Message")
     return message
 
 
 @routes.get("/v3/domains/{domain}/messages/{key}")
 async def get_stored(request: web.Request) -> web.StreamResponse:
     message = _lookup(request)
-    if isinstance(message, web.Response):
-        return message
     if "message/rfc2822" in request.headers.get("Accept", ""):
         msg = _parsed(message)
         return web.json_response(
@@ -133,15 +130,13 @@ async def get_stored(request: web.Request) -> web.StreamResponse:
 @routes.get("/v3/domains/{domain}/messages/{key}/attachments/{index}")
 async def get_attachment(request: web.Request) -> web.StreamResponse:
     message = _lookup(request)
-    if isinstance(message, web.Response):
-        return message
     msg = _parsed(message)
     body_ids = {id(p) for p in (msg.get_body(("plain",)), msg.get_body(("html",))) if p is not None}
     files = _files(msg, body_ids)
     try:
         part = files[int(request.match_info["index"])]
     except (ValueError, IndexError):
-        return json_error(404, "Attachment not found")
+        raise not_found("Attachment") from None
     payload = part.get_payload(decode=True)
     name = part.get_filename() or "attachment"
     return web.Response(
@@ -153,8 +148,6 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
 
 def content_disposition(filename: str) -> str:
     """``attachment`` with an ASCII fallback name and the exact one in RFC 5987 form."""
-    from urllib.parse import quote
-
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
@@ -163,21 +156,16 @@ def content_disposition(filename: str) -> str:
 async def resend(request: web.Request) -> web.StreamResponse:
     """Send a stored message again to ``to``: a new message, with new events."""
     message = _lookup(request)
-    if isinstance(message, web.Response):
-        return message
-    try:
-        form = await read_form(
-            request,
-            max_size=request.app[CONFIG].max_message_size,
-            timeout=request.app[CONFIG].request_timeout,
-            spool=request.app[STORE].spool,
-        )
-        values = [v for v in form.getall("to") if v.strip()]
-        if not values:
-            raise SendError(400, "to parameter is missing")
-        to = parse_mailboxes(values, "to")
-    except FormError as exc:
-        return json_error(exc.status, exc.message)
+    form = await read_form(
+        request,
+        max_size=request.app[CONFIG].max_message_size,
+        timeout=request.app[CONFIG].request_timeout,
+        spool=request.app[STORE].spool,
+    )
+    values = [v for v in form.getall("to") if v.strip()]
+    if not values:
+        raise MailgunError(400, "to parameter is missing")
+    to = parse_mailboxes(values, "to")
     original = message.request
     # The stored MIME goes out again as it is, to the new recipients.
     again = type(original)(
@@ -185,5 +173,5 @@ async def resend(request: web.Request) -> web.StreamResponse:
         subject=original.subject, options=original.options, fields=tuple(form.fields),
         mime=message.mime,
     )  # fmt: skip
-    stored = request.app[STORE].add(again, transport_of(request))
+    stored = accept(request, again)
     return web.json_response({"id": stored.id, "message": QUEUED})

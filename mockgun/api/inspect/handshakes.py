@@ -6,22 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ..report import negotiated_json
-from .errors import json_error
-from .inspect import whole_number
-from .keys import HANDSHAKES, SUMMARY
+from ...mailgun.errors import MailgunError
+from ...tls.report import negotiated_json
+from ..keys import HANDSHAKES, SUMMARY
+from ..params import choice_param, flag_param, optional_int
 
 routes = web.RouteTableDef()
-
-
-def _flag(text: str | None, default: bool) -> bool:
-    if text is None:
-        return default
-    if text.lower() in ("1", "true", "yes", "include"):
-        return True
-    if text.lower() in ("0", "false", "no", "exclude"):
-        return False
-    raise ValueError(text)
 
 
 @routes.get("/mockgun/handshakes")
@@ -31,24 +21,16 @@ async def list_handshakes(request: web.Request) -> web.Response:
     log = request.app[HANDSHAKES]
     query = request.query
     outcomes = [o for o in query.get("outcome", "").split(",") if o]
-    order = query.get("order", "oldest")
-    if order not in ("oldest", "newest"):
-        return json_error(400, "order must be oldest or newest")
-    try:
-        limit = whole_number(query.get("limit"))
-    except ValueError:
-        return json_error(400, "limit must be a whole number")
-    try:
-        healthchecks = _flag(query.get("healthchecks"), True)
-    except ValueError:
-        return json_error(400, "healthchecks must be 1 or 0")
+    order = choice_param(request, "order", ("oldest", "newest"))
+    limit = optional_int(request, "limit")
+    healthchecks = flag_param(request, "healthchecks", True)
     try:
         items = log.select(
             outcomes=outcomes, since=query.get("since"), limit=limit,
             newest_first=order == "newest", healthchecks=healthchecks,
         )  # fmt: skip
     except ValueError:
-        return json_error(400, "since must be an RFC 3339 time or a conn_id")
+        raise MailgunError(400, "since must be an RFC 3339 time or a conn_id") from None
     return web.json_response({"items": items, "total": len(items), "evicted": log.evicted})
 
 
@@ -57,10 +39,7 @@ async def handshake_report(request: web.Request) -> web.Response:
     """Every handshake since start (health checks apart): totals by outcome and by
     negotiated version and cipher, one row per client, and a ``timeline`` of attempts per
     time bucket by negotiated version, refusals apart."""
-    try:
-        buckets = whole_number(request.query.get("buckets")) or 60
-    except ValueError:
-        return json_error(400, "buckets must be a whole number")
+    buckets = optional_int(request, "buckets") or 60
     summary = request.app[SUMMARY]
     tally = summary.catch_up(request.app[HANDSHAKES])
     clients = tally.client_rows()

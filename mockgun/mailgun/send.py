@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import default
 from email.utils import getaddresses
 
 from ..spool import Payload
-from .form import FilePart, Form, FormError
+from .errors import MailgunError
+from .form import FilePart, Form
 from .options import HEADER_UNSAFE as _CONTROL
 from .options import SendOptions, parse_options
 
@@ -27,10 +30,6 @@ _DOMAIN = r"[\w-]+(?:\.[\w-]+)*"
 _ADDRESS = re.compile(rf"{_LOCAL}@{_DOMAIN}")
 #: Characters that only appear in addresses with display names, quotes or comments.
 _NEEDS_PARSER = frozenset('<>"()\\;: ')
-
-
-class SendError(FormError):
-    """A send Mailgun would refuse; same shape as a form error."""
 
 
 @dataclass(frozen=True)
@@ -112,8 +111,8 @@ def parse_mailboxes(values: Iterable[str], field_name: str) -> tuple[Mailbox, ..
     return tuple(boxes)
 
 
-def invalid_address(field_name: str) -> SendError:
-    return SendError(
+def invalid_address(field_name: str) -> MailgunError:
+    return MailgunError(
         400, f"{field_name} parameter is not a valid address. please check documentation"
     )
 
@@ -134,7 +133,7 @@ def check_header_fields(form: Form) -> None:
     for name in HEADER_FIELDS:
         for value in form.getall(name):
             if _CONTROL.search(value):
-                raise SendError(
+                raise MailgunError(
                     400, f"'{name}' parameter must not contain line breaks or control characters"
                 )
 
@@ -145,25 +144,25 @@ def validate_send(form: Form, domain: str) -> SendRequest:
     has_template = bool((form.get("template") or "").strip())
     sender_values = _nonempty(form.getall("from"))
     if not sender_values and not has_template:
-        raise SendError(400, "from parameter is missing")
+        raise MailgunError(400, "from parameter is missing")
     if not _nonempty(form.getall("to")):
-        raise SendError(400, "to parameter is missing")
+        raise MailgunError(400, "to parameter is missing")
     subject = form.get("subject")
     if not (subject or "").strip() and not has_template:
-        raise SendError(400, "subject parameter is missing")
+        raise MailgunError(400, "subject parameter is missing")
     if not any(_nonempty(form.getall(name)) for name in BODY_FIELDS):
-        raise SendError(400, NEED_BODY)
+        raise MailgunError(400, NEED_BODY)
     if _nonempty(form.getall("html")) and has_template:
-        raise SendError(400, "Only one parameters 'html' or 'template' is allowed")
+        raise MailgunError(400, "Only one parameters 'html' or 'template' is allowed")
 
     sender = parse_mailboxes(sender_values, "from")
     to = parse_mailboxes(form.getall("to"), "to")
     cc = parse_mailboxes(form.getall("cc"), "cc")
     bcc = parse_mailboxes(form.getall("bcc"), "bcc")
     if len(to) + len(cc) + len(bcc) > MAX_RECIPIENTS:
-        raise SendError(400, f"Too many recipients, max is {MAX_RECIPIENTS}")
+        raise MailgunError(400, f"Too many recipients, max is {MAX_RECIPIENTS}")
     if _options_size(form) > MAX_OPTIONS_BYTES:
-        raise SendError(400, OPTIONS_TOO_BIG)
+        raise MailgunError(400, OPTIONS_TOO_BIG)
     options = parse_options(form)
 
     return SendRequest(
@@ -186,13 +185,13 @@ def validate_send(form: Form, domain: str) -> SendRequest:
 def validate_mime_send(form: Form, domain: str) -> SendRequest:
     """Check a ``/v3/{domain}/messages.mime`` form: ``to`` and ``message`` are required."""
     if form.content_type != "multipart/form-data":
-        raise SendError(
+        raise MailgunError(
             400,
             "Invalid request content type. Expecting 'multipart/form-data' but got "
             f"'{form.content_type}'",
         )
     if not _nonempty(form.getall("to")):
-        raise SendError(400, "to parameter is missing")
+        raise MailgunError(400, "to parameter is missing")
     check_header_fields(form)
     files = form.files_named("message")
     if files:
@@ -200,14 +199,14 @@ def validate_mime_send(form: Form, domain: str) -> SendRequest:
     elif (text := form.get("message")) is not None:
         mime = Payload(data=text.encode("utf-8"))  # mailgun.js sends a JS string as a field
     else:
-        raise SendError(400, "message parameter is missing")
+        raise MailgunError(400, "message parameter is missing")
     if not mime.read(4096).strip():
-        raise SendError(400, "message parameter is missing")
+        raise MailgunError(400, "message parameter is missing")
     to = parse_mailboxes(form.getall("to"), "to")
     if len(to) > MAX_RECIPIENTS:
-        raise SendError(400, f"Too many recipients, max is {MAX_RECIPIENTS}")
+        raise MailgunError(400, f"Too many recipients, max is {MAX_RECIPIENTS}")
     if _options_size(form) > MAX_OPTIONS_BYTES:
-        raise SendError(400, OPTIONS_TOO_BIG)
+        raise MailgunError(400, OPTIONS_TOO_BIG)
     headers = _mime_headers(mime.read(64 * 1024))  # the header block, not a whole 25 MB
     options = parse_options(form)
     return SendRequest(
@@ -225,9 +224,6 @@ def validate_mime_send(form: Form, domain: str) -> SendRequest:
 
 def _mime_headers(mime: bytes) -> dict[str, str]:
     """From and Subject of an uploaded message, for listing; the message itself is kept as sent."""
-    from email.parser import BytesHeaderParser
-    from email.policy import default
-
     try:
         msg = BytesHeaderParser(policy=default).parsebytes(mime)
         return {k: str(msg[k]) for k in ("from", "subject") if msg[k] is not None}

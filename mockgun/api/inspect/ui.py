@@ -14,7 +14,7 @@ from aiohttp import web
 
 routes = web.RouteTableDef()
 
-UI_DIR = Path(__file__).resolve().parent.parent / "ui"
+UI_DIR = Path(__file__).resolve().parents[2] / "ui"
 _TYPES = {
     "index.html": "text/html",
     "app.js": "text/javascript",
@@ -58,5 +58,5 @@ async def page(request: web.Request) -> web.Response:
 async def asset(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in _TYPES:
-        raise web.HTTPNotFound()
+        raise web.HTTPNotFound()  # answered as every unknown path is
     return _serve(name)

@@ -18,8 +18,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .store import MessageStore, StoredMessage, rfc3339
-from .tls.handshake_log import HandshakeLog
+from ...clock import rfc3339
+from ...store import MessageStore, StoredMessage
+from ...tls.handshake_log import HandshakeLog
+from ...tls.records import HandshakeRecord
 
 #: Updates a subscriber may have waiting before it is dropped.
 QUEUE_SIZE = 1000
@@ -82,9 +84,9 @@ class Hub:
                 for data in added:
                     hub.publish("event", _event_notice(domain, data))
 
-        def handshake(record: dict[str, Any]) -> None:
+        def handshake(record: HandshakeRecord) -> None:
             if hub:
-                hub.publish("handshake", record)
+                hub.publish("handshake", dict(record))
 
         store.listeners.append(message)
         store.events.listeners.append(event)

@@ -2,7 +2,9 @@
 
 Each delivery carries ``signature`` (``timestamp``, ``token`` and ``signature``, the
 HMAC-SHA256 of timestamp + token with the signing key) and ``event-data`` (the event).
-Every attempt is recorded for ``GET /mockgun/webhooks/deliveries``.
+Every attempt is recorded for ``GET /mockgun/webhooks/deliveries``. The POST itself
+is made by a :class:`Poster` (:class:`mockgun.outbound.JsonPoster` when serving), so that
+this module decides *what* is sent and *when*, and knows nothing of HTTP clients.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import aiohttp
+from ..clock import now_rfc3339
 
 #: Mailgun's webhook names (``failed`` events split by severity).
 WEBHOOK_EVENTS = (
@@ -51,6 +51,16 @@ def parse_webhook_option(text: str) -> tuple[str, str]:
     return name, url.strip()
 
 
+class Poster(Protocol):
+    """Makes the HTTP request of one delivery attempt."""
+
+    async def post_json(self, url: str, body: dict[str, Any]) -> tuple[int | None, str | None]:
+        """POST ``body`` as JSON: ``(status, None)``, or ``(None, why)`` when no answer came."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class Webhooks:
     """Configured URLs (for every domain, and per domain through the API) and deliveries."""
@@ -59,9 +69,8 @@ class Webhooks:
     everywhere: dict[str, list[str]] = field(default_factory=dict)
     per_domain: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
-    ca_file: Path | None = None
+    poster: Poster | None = None
     deliveries: list[dict[str, Any]] = field(default_factory=list)
-    _session: aiohttp.ClientSession | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def urls(self, domain: str, name: str) -> list[str]:
@@ -69,14 +78,18 @@ class Webhooks:
         return [*self.everywhere.get(name, []), *domain_urls]
 
     def dispatch(self, domain: str, events: Iterable[dict[str, Any]]) -> None:
-        """Schedule deliveries for new events (called on the event loop)."""
+        """Schedule deliveries for new events (called on the event loop; with no poster,
+        nothing is sent)."""
+        poster = self.poster
+        if poster is None:
+            return
         for event in events:
             for url in self.urls(domain, webhook_name(event)):
-                task = asyncio.get_running_loop().create_task(self._deliver(url, event))
+                task = asyncio.get_running_loop().create_task(self._deliver(poster, url, event))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, url: str, event: dict[str, Any]) -> None:
+    async def _deliver(self, poster: Poster, url: str, event: dict[str, Any]) -> None:
         timestamp = str(int(time.time()))
         token = secrets.token_hex(25)
         body = {
@@ -92,29 +105,18 @@ class Webhooks:
                 await asyncio.sleep(delay)
             record: dict[str, Any] = {
                 "url": url, "event": webhook_name(event), "event_id": event.get("id"),
-                "attempt": attempt, "ts": time.time(),
+                "attempt": attempt, "ts": now_rfc3339(),
             }  # fmt: skip
-            try:
-                async with self._client().post(
-                    url, json=body, timeout=aiohttp.ClientTimeout(total=10)
-                ) as resp:
-                    record["status"] = resp.status
-                    ok = 200 <= resp.status < 300
-            except (aiohttp.ClientError, asyncio.TimeoutError, ssl.SSLError, OSError) as exc:
-                record["error"] = f"{type(exc).__name__}: {exc}"
-                ok = False
+            status, error = await poster.post_json(url, body)
+            if status is not None:
+                record["status"] = status
+            else:
+                record["error"] = error
+            ok = status is not None and 200 <= status < 300
             record["ok"] = ok
             self.deliveries.append(record)
             if ok:
                 return
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            context = ssl.create_default_context(
-                cafile=str(self.ca_file) if self.ca_file is not None else None
-            )
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context))
-        return self._session
 
     async def close(self) -> None:
         """Let deliveries under way finish briefly, then stop."""
@@ -122,5 +124,5 @@ class Webhooks:
             await asyncio.wait(list(self._tasks), timeout=2)
             for task in list(self._tasks):
                 task.cancel()
-        if self._session is not None:
-            await self._session.close()
+        if self.poster is not None:
+            await self.poster.close()

@@ -7,16 +7,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ..events import FILTERS, MAX_LIMIT, EventQuery, StoredEvent
-from .errors import json_error
-from .keys import STORE
-from .urls import base_url
+from ...mailgun.errors import MailgunError
+from ...mailgun.eventlog import FILTERS, MAX_LIMIT, EventQuery, StoredEvent
+from ..keys import STORE
+from ..params import int_param
+from ..urls import base_url
 
 routes = web.RouteTableDef()
-
-
-class QueryError(ValueError):
-    pass
 
 
 def _time(name: str, value: str | None) -> float | None:
@@ -30,7 +27,7 @@ def _time(name: str, value: str | None) -> float | None:
     try:
         return parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):
-        raise QueryError(f"'{name}' must be epoch seconds or an RFC 2822 date") from None
+        raise MailgunError(400, f"'{name}' must be epoch seconds or an RFC 2822 date") from None
 
 
 def _query(request: web.Request) -> EventQuery:
@@ -38,22 +35,17 @@ def _query(request: web.Request) -> EventQuery:
     begin, end = _time("begin", q.get("begin")), _time("end", q.get("end"))
     ascending_raw = q.get("ascending", "").strip().lower()
     if ascending_raw not in ("", "yes", "no"):
-        raise QueryError("'ascending' must be yes or no")
+        raise MailgunError(400, "'ascending' must be yes or no")
     if ascending_raw:
         ascending = ascending_raw == "yes"
         if begin is not None and end is not None and (begin < end) != ascending:
-            raise QueryError("'ascending' contradicts the order of 'begin' and 'end'")
+            raise MailgunError(400, "'ascending' contradicts the order of 'begin' and 'end'")
     elif begin is not None and end is not None:
         ascending = begin < end
     else:
         # With only 'begin', the walk starts there and goes forward; with nothing, newest first.
         ascending = begin is not None
-    try:
-        limit = int(q.get("limit", "100"))
-    except ValueError:
-        raise QueryError("'limit' must be a whole number") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"'limit' must be between 1 and {MAX_LIMIT}")
+    limit = int_param(request, "limit", 100, low=1, high=MAX_LIMIT, label="'limit'")
     filters = tuple((name, value) for name in FILTERS for value in q.getall(name, []))
     return EventQuery(filters=filters, begin=begin, end=end, ascending=ascending, limit=limit)
 
@@ -95,11 +87,7 @@ def _respond(request: web.Request, domain: str, query: EventQuery) -> web.Respon
 
 @routes.get("/v3/{domain}/events")
 async def list_events(request: web.Request) -> web.StreamResponse:
-    try:
-        query = _query(request)
-    except QueryError as exc:
-        return json_error(400, str(exc))
-    return _respond(request, request.match_info["domain"], query)
+    return _respond(request, request.match_info["domain"], _query(request))
 
 
 @routes.get("/v3/{domain}/events/{page}")
@@ -107,5 +95,5 @@ async def events_page(request: web.Request) -> web.StreamResponse:
     try:
         query = EventQuery.from_token(request.match_info["page"])
     except ValueError:
-        return json_error(400, "invalid events page token")
+        raise MailgunError(400, "invalid events page token") from None
     return _respond(request, request.match_info["domain"], query)

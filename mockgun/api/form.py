@@ -10,12 +10,9 @@ Mailgun's status and text.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import mimetypes
 import re
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote_to_bytes
@@ -23,89 +20,13 @@ from urllib.parse import unquote_to_bytes
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from ..spool import CHUNK, Payload, Spool
+from ..mailgun.errors import MailgunError
+from ..mailgun.form import FilePart, Form, too_large
+from ..spool import Spool
 
 MAX_FIELDS = 20_000
 _CHUNK = 64 * 1024
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-
-
-class FormError(Exception):
-    """A request body that cannot be read, with the status and text Mailgun would answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass(frozen=True)
-class FilePart:
-    """An uploaded file (``attachment``, ``inline``, ``message``): in memory, or spooled to
-    ``path`` when it was large."""
-
-    field: str
-    filename: str
-    content_type: str
-    data: bytes = dataclasses.field(default=b"", repr=False)
-    path: Path | None = None
-
-    @property
-    def content(self) -> Payload:
-        """The bytes, wherever they are (in memory, or in the spool for a large part)."""
-        return Payload(data=self.data, path=self.path)
-
-    @property
-    def size(self) -> int:
-        return self.content.size
-
-    def read(self) -> bytes:
-        return self.content.read()
-
-    def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
-        return self.content.chunks(size)
-
-    @property
-    def safe_filename(self) -> str:
-        """The name to put in headers: no directories, no control characters, never empty.
-
-        The name as sent stays in ``filename`` (and in the JSON that lists it).
-        """
-        # Lone surrogates (undecodable bytes in the upload's name) become U+FFFD first.
-        name = self.filename.encode("utf-8", "replace").decode("utf-8")
-        base = re.split(r"[/\\]", name)[-1]
-        cleaned = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\"]", "_", base).strip(" .")
-        return cleaned or "attachment"
-
-
-@dataclass
-class Form:
-    """Every plain field in the order sent, and every file part."""
-
-    fields: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    files: list[FilePart] = dataclasses.field(default_factory=list)
-    content_type: str = ""
-
-    def getall(self, name: str) -> list[str]:
-        return [value for key, value in self.fields if key == name]
-
-    def get(self, name: str) -> str | None:
-        for key, value in self.fields:
-            if key == name:
-                return value
-        return None
-
-    def files_named(self, name: str) -> list[FilePart]:
-        return [part for part in self.files if part.field == name]
-
-    def with_prefix(self, prefix: str) -> Iterator[tuple[str, str]]:
-        return ((k, v) for k, v in self.fields if k.startswith(prefix))
-
-
-def too_large(max_size: int) -> FormError:
-    # Mailgun's own wording ("... exceeds 52.4MiB limit"), with mockgun's configured limit.
-    limit = f"{max_size / 2**20:.1f}MiB" if max_size >= 2**20 else f"{max_size / 2**10:.1f}KiB"
-    return FormError(413, f"request size exceeds {limit} limit")
 
 
 async def read_form(
@@ -115,7 +36,8 @@ async def read_form(
     timeout: float | None = None,
     spool: Spool | None = None,
 ) -> Form:
-    """Read the whole body of ``request`` as a form, or raise :class:`FormError`.
+    """Read the whole body of ``request`` as a form, or raise :class:`MailgunError`
+    (``close`` set for a 408 or 413: the rest of the body is not read).
 
     A body that has not fully arrived within ``timeout`` seconds gets a 408.
     """
@@ -125,8 +47,8 @@ async def read_form(
                 return await _read_form(request, max_size, spool)
         return await asyncio.wait_for(_read_form(request, max_size, spool), timeout)
     except asyncio.TimeoutError:
-        raise FormError(
-            408, f"request timed out: the body did not arrive within {timeout:g}s"
+        raise MailgunError(
+            408, f"request timed out: the body did not arrive within {timeout:g}s", close=True
         ) from None
 
 
@@ -145,8 +67,8 @@ async def _read_form(request: web.Request, max_size: int, spool: Spool | None) -
     raise _unsupported(content_type)
 
 
-def _unsupported(content_type: str) -> FormError:
-    return FormError(
+def _unsupported(content_type: str) -> MailgunError:
+    return MailgunError(
         400,
         "Invalid request content type. Expecting 'multipart/form-data' or "
         f"'application/x-www-form-urlencoded' but got '{content_type}'",
@@ -161,7 +83,7 @@ async def _read_urlencoded(request: web.Request, max_size: int) -> Form:
             raise too_large(max_size)
     form = Form(content_type="application/x-www-form-urlencoded")
     if _BAD_ESCAPE.search(body):
-        raise FormError(400, "unable to parse request: invalid URL escape")
+        raise MailgunError(400, "unable to parse request: invalid URL escape")
     for pair in bytes(body).split(b"&"):
         if not pair:
             continue
@@ -176,11 +98,11 @@ def _decode_qs(raw: bytes) -> str:
     try:
         return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError:
-        raise FormError(400, "unable to parse request: invalid UTF-8 in form data") from None
+        raise MailgunError(400, "unable to parse request: invalid UTF-8 in form data") from None
 
 
-def _too_many_fields() -> FormError:
-    return FormError(400, f"unable to parse request: more than {MAX_FIELDS} form fields")
+def _too_many_fields() -> MailgunError:
+    return MailgunError(400, f"unable to parse request: more than {MAX_FIELDS} form fields")
 
 
 async def _read_multipart(request: web.Request, max_size: int, spool: Spool | None) -> Form:
@@ -190,7 +112,7 @@ async def _read_multipart(request: web.Request, max_size: int, spool: Spool | No
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader) or part.name is None:
-                raise FormError(400, "malformed multipart/form-data request")
+                raise MailgunError(400, "malformed multipart/form-data request")
             data, spooled = await _read_part(part, spool, max_size, total)
             total += spooled.stat().st_size if spooled is not None else len(data)
             if part.filename is not None:
@@ -200,16 +122,16 @@ async def _read_multipart(request: web.Request, max_size: int, spool: Spool | No
                 try:
                     form.fields.append((part.name, data.decode(charset)))
                 except (UnicodeDecodeError, LookupError):
-                    raise FormError(
+                    raise MailgunError(
                         400, f"unable to parse request: field '{part.name}' is not valid {charset}"
                     ) from None
             if len(form.fields) + len(form.files) > MAX_FIELDS:
                 raise _too_many_fields()
-    except FormError:
+    except MailgunError:
         raise
     except (ValueError, AssertionError, RuntimeError, LookupError, HttpProcessingError) as exc:
         # aiohttp's multipart reader says "malformed" in several exception types.
-        raise FormError(400, "malformed multipart/form-data request") from exc
+        raise MailgunError(400, "malformed multipart/form-data request") from exc
     return form
 
 

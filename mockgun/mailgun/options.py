@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from .form import Form, FormError
+from .errors import MailgunError
+from .form import Form
 
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 128
@@ -29,10 +30,6 @@ _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 #: What may not stand in a header value: control characters (a tab is fine) and whatever
 #: Python counts as a line break (NEL, LS, PS), which would split the header.
 HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-class OptionError(FormError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ def parse_bool(name: str, value: str, *, htmlonly: bool = False) -> bool | str:
     if htmlonly and lowered == "htmlonly":
         return "htmlonly"
     allowed = "yes, no, true, false" + (" or htmlonly" if htmlonly else "")
-    raise OptionError(400, f"'{name}' parameter must be one of {allowed}, not '{value}'")
+    raise MailgunError(400, f"'{name}' parameter must be one of {allowed}, not '{value}'")
 
 
 def _tags(values: list[str]) -> tuple[str, ...]:
@@ -68,13 +65,13 @@ def _tags(values: list[str]) -> tuple[str, ...]:
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH:
-            raise OptionError(
+            raise MailgunError(
                 400, f"Tag '{tag[:20]}...' is longer than {MAX_TAG_LENGTH} characters"
             )
         if tag.lower() not in (t.lower() for t in tags):  # tags are case-insensitive
             tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise OptionError(400, f"Too many tags: {len(tags)} given, max is {MAX_TAGS} per message")
+        raise MailgunError(400, f"Too many tags: {len(tags)} given, max is {MAX_TAGS} per message")
     return tuple(tags)
 
 
@@ -82,9 +79,9 @@ def _deliverytime(value: str) -> dt.datetime:
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
-        raise OptionError(400, f"{value} is not an RFC-2822 compliant date") from None
+        raise MailgunError(400, f"{value} is not an RFC-2822 compliant date") from None
     if moment.tzinfo is None:
-        raise OptionError(400, "invalid delivery time format")
+        raise MailgunError(400, "invalid delivery time format")
     return moment
 
 
@@ -93,11 +90,11 @@ def _headers(form: Form) -> tuple[tuple[str, str], ...]:
     for key, value in form.with_prefix("h:"):
         name = key[2:]
         if not name.isascii():
-            raise OptionError(400, f"Header name must be pure ASCII: {name}")
+            raise MailgunError(400, f"Header name must be pure ASCII: {name}")
         if not _FIELD_NAME.fullmatch(name):
-            raise OptionError(400, f"Header name is not valid: {name!r}")
+            raise MailgunError(400, f"Header name is not valid: {name!r}")
         if HEADER_UNSAFE.search(value):
-            raise OptionError(
+            raise MailgunError(
                 400, f"Header value of {name} must not contain line breaks or control characters"
             )
         headers.append((name, value))
@@ -112,7 +109,7 @@ def _json_object(name: str, raw: str | None) -> dict[str, Any] | None:
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict):
-        raise OptionError(400, f"'{name}' parameter is not a valid JSON")
+        raise MailgunError(400, f"'{name}' parameter is not a valid JSON")
     return parsed
 
 
@@ -133,7 +130,7 @@ def parse_options(form: Form) -> SendOptions:
     if recipient_variables is not None and not all(
         isinstance(v, dict) for v in recipient_variables.values()
     ):
-        raise OptionError(400, "'recipient-variables' parameter is not a valid JSON")
+        raise MailgunError(400, "'recipient-variables' parameter is not a valid JSON")
     return SendOptions(
         tags=_tags(form.getall("o:tag")),
         testmode=bool(parse_bool("o:testmode", flags.get("o:testmode", "no"))),

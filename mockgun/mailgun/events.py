@@ -1,7 +1,9 @@
-"""What happens to a message after ``accepted``: delivered, or bounced, opened, clicked...
+"""The events a send produces: ``accepted`` per recipient, then what happens after.
 
-By default every recipient of a non-test message gets a ``delivered`` event. A magic
-recipient picks another outcome with no setup — its local part (before any ``+``) names it:
+Each accepted message gives one ``accepted`` event per recipient, followed (unless the
+message is in test mode or delivery is off) by its outcome: ``delivered`` by default. A
+magic recipient picks another outcome with no setup — its local part (before any ``+``)
+names it:
 
 - ``bounce@...``: a permanent ``failed`` event (550, no delivery);
 - ``tempfail@...``: two temporary ``failed`` events (421), then ``delivered`` on attempt 3;
@@ -14,13 +16,92 @@ Tests can also add events to a stored message with
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from typing import Any
 
-from .events import event_id
+from . import ids
+from .send import Mailbox, SendRequest
 
 MAGIC_OUTCOMES = ("bounce", "tempfail", "opened", "clicked", "unsubscribed", "complained")
 #: Events that can be added to a stored message through the inspection API.
 ADDABLE = ("delivered", "failed", "opened", "clicked", "unsubscribed", "complained")
+
+
+def event_id() -> str:
+    return ids.token(16)
+
+
+def for_send(
+    request: SendRequest,
+    *,
+    message_id: str,
+    storage_key: str,
+    received_at: float,
+    peer_ip: str | None,
+    deliver: bool,
+) -> list[dict[str, Any]]:
+    """Every event of one accepted send: ``accepted`` per recipient, then the outcomes
+    (unless ``deliver`` is off or the send is in test mode). ``message_id`` is bare (no
+    angle brackets); the message ``size`` is left None until the MIME message is built."""
+    sender = _address_of(request.sender)
+    headers = {
+        "to": ", ".join(_format(b) for b in request.to),
+        "message-id": message_id,
+        "from": request.sender or "",
+        "subject": request.subject or "",
+    }
+    message: dict[str, Any] = {
+        "headers": headers,
+        "attachments": [
+            {"filename": p.filename, "content-type": p.content_type, "size": p.size}
+            for p in request.attachments
+        ],
+        "recipients": request.recipients,
+        "size": None,
+    }
+    scheduled = request.options.deliverytime
+    if scheduled is not None:
+        message["scheduled-for"] = scheduled.timestamp()
+    common: dict[str, Any] = {
+        "message": message,
+        "storage": {"key": storage_key},
+        "campaigns": [],
+        "tags": list(request.options.tags),
+        "user-variables": dict(request.options.variables),
+    }
+    testmode = request.options.testmode
+    events = [
+        {
+            "event": "accepted",
+            "id": event_id(),
+            "timestamp": received_at,
+            "log-level": "info",
+            "method": "HTTP",
+            "originating-ip": peer_ip,
+            "envelope": {"sender": sender, "transport": "smtp", "targets": recipient},
+            "flags": {"is-authenticated": True, "is-test-mode": testmode},
+            **common,
+            "recipient": recipient,
+            "recipient-domain": recipient.rpartition("@")[2],
+        }
+        for recipient in request.recipients
+    ]
+    if deliver and not testmode:
+        when = max(received_at + 0.001, scheduled.timestamp() if scheduled else 0)
+        for accepted in list(events):
+            events.extend(after_acceptance(accepted, when))
+    return events
+
+
+def _format(box: Mailbox) -> str:
+    return f"{box.name} <{box.address}>" if box.name else box.address
+
+
+def _address_of(raw: str | None) -> str:
+    text = (raw or "").strip()
+    if not any(c in text for c in '<>"(),;:'):  # a bare address: nothing to parse
+        return text
+    return parseaddr(text)[1]
 
 
 def magic_outcome(recipient: str) -> str | None:

@@ -11,11 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .errors import json_error
-from .keys import CONFIG, STORE
+from ...mailgun.errors import MailgunError
+from ..keys import CONFIG, STARTED, STORE
+from ..params import int_param
 
 routes = web.RouteTableDef()
-_STARTED = dt.datetime.now(dt.timezone.utc)
 
 
 def _names(request: web.Request) -> list[str]:
@@ -23,9 +23,10 @@ def _names(request: web.Request) -> list[str]:
     return sorted(config.domains) if config.domains else request.app[STORE].domains()
 
 
-def _domain(name: str) -> dict[str, Any]:
+def _domain(request: web.Request, name: str) -> dict[str, Any]:
+    started = dt.datetime.fromtimestamp(request.app[STARTED], dt.timezone.utc)
     return {
-        "created_at": format_datetime(_STARTED, usegmt=True),
+        "created_at": format_datetime(started, usegmt=True),
         "id": name.replace(".", "-"),
         "is_disabled": False,
         "name": name,
@@ -41,22 +42,13 @@ def _domain(name: str) -> dict[str, Any]:
     }
 
 
-def _int(request: web.Request, name: str, default: int) -> int:
-    try:
-        value = int(request.query.get(name, default))
-    except ValueError:
-        raise web.HTTPBadRequest(reason=f"'{name}' must be a whole number") from None
-    if value < 0:
-        raise web.HTTPBadRequest(reason=f"'{name}' must not be negative")
-    return value
-
-
 @routes.get("/v3/domains")
 @routes.get("/v4/domains")
 async def list_domains(request: web.Request) -> web.StreamResponse:
     names = _names(request)
-    skip, limit = _int(request, "skip", 0), _int(request, "limit", 100)
-    items = [_domain(n) for n in names[skip : skip + limit]]
+    skip = int_param(request, "skip", 0, label="'skip'")
+    limit = int_param(request, "limit", 100, label="'limit'")
+    items = [_domain(request, n) for n in names[skip : skip + limit]]
     return web.json_response({"items": items, "total_count": len(names)})
 
 
@@ -65,10 +57,10 @@ async def list_domains(request: web.Request) -> web.StreamResponse:
 async def get_domain(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"].lower()
     if name not in _names(request):
-        return json_error(404, f"Domain not found: {name}")
+        raise MailgunError(404, f"Domain not found: {name}")
     return web.json_response(
         {
-            "domain": _domain(name),
+            "domain": _domain(request, name),
             "receiving_dns_records": [
                 {"priority": "10", "record_type": "MX", "valid": "valid", "value": f"mxa.{name}"}
             ],

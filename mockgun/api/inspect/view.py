@@ -7,7 +7,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 
-from ..spool import Payload
+from ...spool import Payload
 
 #: A header block larger than this is cut (a message's headers are a few KiB).
 HEADER_LIMIT = 256 * 1024

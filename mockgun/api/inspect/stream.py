@@ -13,7 +13,7 @@ import asyncio
 
 from aiohttp import web
 
-from .keys import LIVE
+from ..keys import LIVE
 
 routes = web.RouteTableDef()
 

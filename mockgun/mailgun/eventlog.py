@@ -1,7 +1,5 @@
-"""Mailgun's events for the messages mockgun accepted, and the Events API's paging.
+"""Where Mailgun's events are kept, and the Events API's paging over them.
 
-Each accepted message gives one ``accepted`` event per recipient, followed by a
-``delivered`` event unless the message is in test mode or delivery is off.
 Events get an increasing sequence number; paging tokens carry a position in that
 sequence, so walking ``next`` returns every event exactly once, in order, and a
 ``next`` page that was empty fills up as new events arrive (Mailgun's polling).
@@ -17,16 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import ids
-
 MAX_LIMIT = 300
 DEFAULT_LIMIT = 100
 #: Filters mockgun understands, matched case-insensitively (``a OR b`` lists alternatives).
 FILTERS = ("event", "recipient", "to", "from", "subject", "tags", "message-id")
-
-
-def event_id() -> str:
-    return ids.token(16)
 
 
 @dataclass

@@ -1,0 +1,171 @@
+"""``/mockgun/messages``: what tests and people use to see which messages mockgun received."""
+
+from __future__ import annotations
+
+import base64
+
+from aiohttp import web
+
+from ...mailgun.errors import MailgunError, not_found
+from ...spool import Payload
+from ...store import StoredMessage
+from ..keys import STORE
+from ..params import choice_param, float_param, optional_int
+from ..v3.stored import content_disposition
+from . import view
+from .sanitize import sanitise_html
+from .views import message_json
+
+routes = web.RouteTableDef()
+
+
+_FILTERS = {
+    "domain": "domain", "to": "to", "from": "sender", "subject": "subject", "tag": "tag",
+    "q": "query",
+}  # fmt: skip
+
+
+def _filters(request: web.Request) -> dict[str, str | None]:
+    return {arg: request.query.get(name) for name, arg in _FILTERS.items()}
+
+
+@routes.get("/mockgun/messages")
+async def list_messages(request: web.Request) -> web.Response:
+    """Oldest first (``order=newest`` for newest first); filters ``domain``, ``to``, ``from``,
+    ``subject``, ``tag``, ``q`` (any of recipient, sender, subject, tag), ``since``;
+    ``limit``. ``total`` counts every match, ``domains`` every domain in the store."""
+    store = request.app[STORE]
+    order = choice_param(request, "order", ("oldest", "newest"))
+    limit = optional_int(request, "limit")
+    try:
+        found = store.find(since=request.query.get("since"), **_filters(request))
+    except ValueError:
+        raise _bad_since() from None
+    shown = found[::-1] if order == "newest" else found
+    return web.json_response(
+        {
+            "items": [message_json(m) for m in shown[:limit]],
+            "total": len(found),
+            "evicted": store.evicted,
+            "domains": store.domains(),
+        }
+    )
+
+
+def _bad_since() -> MailgunError:
+    return MailgunError(400, "since must be a message id or an RFC 3339 time")
+
+
+@routes.get("/mockgun/messages/wait")
+async def wait_for_message(request: web.Request) -> web.Response:
+    """Answer as soon as a matching message is stored (or is already), else 408 at ``timeout``."""
+    timeout = float_param(request, "timeout", 10.0, 0, 300)
+    try:
+        message = await request.app[STORE].wait_for(
+            timeout, since=request.query.get("since"), **_filters(request)
+        )
+    except ValueError:
+        raise _bad_since() from None
+    if message is None:
+        raise MailgunError(408, f"no matching message within {timeout:g}s")
+    return web.json_response(message_json(message, with_content=True))
+
+
+#: Whatever a message carries (an attachment may say it is text/html) must never run as a
+#: page of mockgun's: no sniffing, and a sandbox without script should a browser show it.
+DOWNLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+}
+
+
+def _message(request: web.Request) -> StoredMessage:
+    """The stored message the URL's ``{id}`` names (a 404 when there is none)."""
+    message = request.app[STORE].get(request.match_info["id"])
+    if message is None:
+        raise not_found("Message")
+    return message
+
+
+def _download(payload: Payload, content_type: str, **headers: str) -> web.StreamResponse:
+    """A stored payload as a download: streamed from disk when it was spooled."""
+    headers = {**headers, **DOWNLOAD_HEADERS, "Content-Type": content_type}
+    if payload.path is not None:
+        return web.FileResponse(payload.path, headers=headers)
+    return web.Response(body=payload.data, headers=headers)
+
+
+@routes.get("/mockgun/messages/{id}.eml")
+async def get_message_eml(request: web.Request) -> web.StreamResponse:
+    message = _message(request)
+    return _download(message.mime, "message/rfc822")
+
+
+@routes.get("/mockgun/messages/{id}/attachments/{n}")
+async def get_message_attachment(request: web.Request) -> web.StreamResponse:
+    """An attachment or inline part as uploaded (``n`` counts the message's file parts)."""
+    message = _message(request)
+    try:
+        part = message.request.files[int(request.match_info["n"])]
+    except (ValueError, IndexError):
+        raise not_found("Attachment") from None
+    disposition = content_disposition(part.safe_filename)
+    return _download(part.content, part.content_type, **{"Content-Disposition": disposition})
+
+
+#: Inline parts shown in the preview (as data: URLs), and how large they may be.
+INLINE_IMAGE_TYPES = frozenset(
+    {"image/png", "image/gif", "image/jpeg", "image/webp", "image/bmp", "image/svg+xml"}
+)
+INLINE_IMAGE_MAX = 2 * 1024 * 1024
+#: The HTML preview is a document of its own origin-less kind: no script, nothing remote.
+PREVIEW_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; "
+    "style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@routes.get("/mockgun/messages/{id}/html")
+async def get_message_html(request: web.Request) -> web.Response:
+    """The HTML body, sanitised (see sanitize.py), for the web page's sandboxed frame."""
+    message = _message(request)
+    source = message.request.html
+    if source is None and message.request.mime is not None:
+        source = view.html_body(message.request.mime)
+    if source is None:
+        raise MailgunError(404, "This message has no HTML body")
+    files = message.request.files
+
+    def resolve_cid(name: str) -> str | None:
+        # Inlined as data: URLs: the sandboxed preview has no origin of its own, so a browser
+        # would not send the API key with a request back to mockgun for the part.
+        for part in files:
+            if (part.filename == name or part.safe_filename == name) and (
+                part.content_type.lower() in INLINE_IMAGE_TYPES and part.size <= INLINE_IMAGE_MAX
+            ):
+                encoded = base64.b64encode(part.read()).decode()
+                return f"data:{part.content_type.lower()};base64,{encoded}"
+        return None
+
+    body, blocked = sanitise_html(source, resolve_cid=resolve_cid)
+    return web.Response(
+        text=f"<!doctype html><meta charset=utf-8>{body}",
+        content_type="text/html",
+        headers={**PREVIEW_HEADERS, "X-Mockgun-Blocked": str(blocked)},
+    )
+
+
+@routes.get("/mockgun/messages/{id}")
+async def get_message(request: web.Request) -> web.Response:
+    message = _message(request)
+    out = message_json(message, with_content=True)
+    out["events"] = request.app[STORE].events.for_message(message.bare_id)
+    return web.json_response(out)
+
+
+@routes.delete("/mockgun/messages")
+async def clear_messages(request: web.Request) -> web.Response:
+    return web.json_response({"deleted": request.app[STORE].clear()})

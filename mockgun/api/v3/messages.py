@@ -1,0 +1,129 @@
+"""``POST /v3/{domain}/messages`` and ``POST /v3/{domain}/messages.mime``, and the fault rules
+that can stand in for Mailgun's answer to them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from email.utils import getaddresses, parseaddr
+
+from aiohttp import web
+
+from ...clock import now_rfc3339
+from ...faults import STATUS_MESSAGES, FaultRule, FaultTarget
+from ...mailgun import events
+from ...mailgun.errors import MailgunError
+from ...mailgun.form import Form
+from ...mailgun.send import SendRequest, validate_mime_send, validate_send
+from ...store import StoredMessage, TransportInfo
+from ...tls.connections import ssl_object_of
+from ..form import read_form
+from ..keys import CONFIG, CONNECTIONS, FAULTS, STORE
+
+QUEUED = "Queued. Thank you."
+#: Every response a rule produced carries the rule's id in this header.
+FAULT_HEADER = "X-Mockgun-Fault"
+#: How long a stalled request is held before its connection is dropped.
+STALL_SECONDS = 300.0
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/v3/{domain}/messages")
+async def send_message(request: web.Request) -> web.Response:
+    return await _send(request, validate_send)
+
+
+@routes.post("/v3/{domain}/messages.mime")
+async def send_mime(request: web.Request) -> web.Response:
+    return await _send(request, validate_mime_send)
+
+
+async def _send(request: web.Request, validate: Callable[[Form, str], SendRequest]) -> web.Response:
+    config = request.app[CONFIG]
+    domain = request.match_info["domain"]
+    if not config.domain_allowed(domain):
+        raise MailgunError(404, f"Domain not found: {domain}")
+    form = await read_form(
+        request,
+        max_size=config.max_message_size,
+        timeout=config.request_timeout,
+        spool=request.app[STORE].spool,
+    )
+    rule = await apply_fault(request, form, domain)
+    stored = accept(request, validate(form, domain), fault=rule.id if rule is not None else None)
+    response = web.json_response({"id": stored.id, "message": QUEUED})
+    if rule is not None:
+        response.headers[FAULT_HEADER] = rule.id
+    return response
+
+
+def accept(request: web.Request, send: SendRequest, *, fault: str | None = None) -> StoredMessage:
+    """Store an accepted send, then its events (``accepted``, and what follows)."""
+    store = request.app[STORE]
+    stored = store.add(send, transport_of(request), fault=fault)
+    store.events.add(
+        send.domain,
+        events.for_send(
+            send,
+            message_id=stored.bare_id,
+            storage_key=stored.key,
+            received_at=stored.received_at,
+            peer_ip=stored.transport.peer_ip,
+            deliver=request.app[CONFIG].deliver,
+        ),
+    )
+    return stored
+
+
+def transport_of(request: web.Request) -> TransportInfo:
+    """The TLS version and cipher of the connection this request came on."""
+    peer = request.remote
+    ssl_object = ssl_object_of(request)
+    if ssl_object is None:
+        return TransportInfo(peer_ip=peer)
+    info = request.app[CONNECTIONS].lookup(ssl_object)
+    if info is not None:
+        return TransportInfo(info.conn_id, info.tls_version, info.cipher, peer)
+    cipher = ssl_object.cipher()
+    return TransportInfo(None, ssl_object.version(), cipher[0] if cipher else None, peer)
+
+
+async def apply_fault(request: web.Request, form: Form, domain: str) -> FaultRule | None:
+    """Run the first matching rule: raise its error answer, or (for a delay) return the rule
+    after waiting; None when no rule matches."""
+    endpoint = "messages.mime" if request.path.endswith(".mime") else "messages"
+    book = request.app[FAULTS]
+    fields = [v for name in ("to", "cc", "bcc") for v in form.getall(name)]
+    if not book.may_apply(fields):
+        return None
+    target = FaultTarget(
+        endpoint=endpoint,
+        domain=domain,
+        recipients=[addr for _, addr in getaddresses(fields) if addr],
+        sender=parseaddr(form.get("from") or "")[1],
+    )
+    rule = book.pick(target)
+    if rule is None:
+        return None
+    book.record(rule, target, now_rfc3339())
+    if rule.action == "delay":
+        await asyncio.sleep(rule.delay)
+        return rule
+    if rule.action in ("drop", "stall"):
+        if rule.action == "stall":
+            await asyncio.sleep(min(STALL_SECONDS, request.app[CONFIG].request_timeout * 10))
+        if request.transport is not None:
+            request.transport.abort()
+        # Never sent: the connection is gone, and aiohttp quietly drops what it cannot write.
+        raise MailgunError(500, "dropped", headers={FAULT_HEADER: rule.id})
+    raise fault_error(rule, domain)
+
+
+def fault_error(rule: FaultRule, domain: str) -> MailgunError:
+    """The answer a status rule gives, in Mailgun's words (a 401 is its plain Forbidden)."""
+    text = STATUS_MESSAGES[rule.status].format(domain=domain, retry_after=rule.retry_after)
+    headers = {FAULT_HEADER: rule.id}
+    if rule.status == 429:
+        headers["Retry-After"] = str(rule.retry_after)
+    return MailgunError(rule.status, text, headers=headers)

@@ -1,0 +1,144 @@
+"""The handshake-log line: its type, and the only functions that make one.
+
+One JSON object per TLS handshake attempt is the contract CI jobs parse, so its keys
+are declared here once (:class:`HandshakeRecord`, with a comment per key), checked
+by ``mypy --strict`` wherever a record is built or read, and published as a JSON
+Schema in ``docs/handshake-log.schema.json`` (a test holds the two equal). Keys are
+only ever added, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict, get_args
+
+from ..clock import now_rfc3339
+from .clienthello import ClientHello
+from .connections import ConnectionInfo
+
+#: What became of an attempt:
+#: ``ok`` (a TLS session; aiohttp took it), ``rejected`` (the client's versions are too old,
+#: or none is in common), ``failed`` (any other handshake failure, overload included),
+#: ``not_tls`` (the first bytes were not a ClientHello), ``timeout`` (no hello or no finished
+#: handshake in time), ``closed`` (the client went away first), ``insecure`` (a request
+#: arrived on the canary port: the client does not verify certificates).
+Outcome = Literal["ok", "rejected", "failed", "not_tls", "timeout", "closed", "insecure"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+
+class _Always(TypedDict):
+    #: When the connection was accepted (RFC 3339, UTC, milliseconds, ``Z``).
+    ts: str
+    #: Counts connections from 1 across every port of one server; requests carry it too.
+    conn_id: int
+    #: The client's address and port, ``1.2.3.4:5678`` or ``[::1]:5678``.
+    peer: str
+    outcome: Outcome
+
+
+class HandshakeRecord(_Always, total=False):
+    """One line of the handshake log. Keys other than the four above appear when known."""
+
+    #: Set on attempts at the canary port.
+    canary: bool
+    #: The highest version the client offered (``TLSv1.0`` ... ``TLSv1.3``, ``SSLv2``).
+    client_max_version: str
+    #: Every version offered, in the client's order.
+    client_versions: list[str]
+    #: Cipher suites offered, by OpenSSL name where it has one (else ``0x....``).
+    client_ciphers: list[str]
+    #: ALPN protocols offered.
+    client_alpn: list[str]
+    #: The server name the client asked for (SNI).
+    client_sni: str | None
+    #: JA3 and JA4 fingerprints of the ClientHello.
+    ja3: str
+    ja4: str | None
+    #: Set on mockgun's own health checks (left out of the report).
+    healthcheck: bool
+    #: Why the attempt did not succeed, in words.
+    error: str
+    #: What was negotiated (``ok``; ``tls_version`` and ``sni`` also on ``insecure``).
+    tls_version: str | None
+    cipher: str | None
+    sni: str | None
+    alpn: str | None
+    #: Whether a TLS session was resumed.
+    resumed: bool
+    #: Milliseconds from accept to the end of the attempt.
+    duration_ms: float
+    #: The request that proved an ``insecure`` client.
+    method: str
+    path: str
+    user_agent: str | None
+
+
+def new_attempt(conn_id: int, peer: str, *, canary: bool) -> HandshakeRecord:
+    """The record of a connection just accepted. Its outcome is ``failed`` until the
+    attempt says otherwise (it always does: this is only what a bug would leave)."""
+    record: HandshakeRecord = {
+        "ts": now_rfc3339(),
+        "conn_id": conn_id,
+        "peer": peer,
+        "outcome": "failed",
+    }
+    if canary:
+        record["canary"] = True
+    return record
+
+
+def end(record: HandshakeRecord, outcome: Outcome, error: str) -> None:
+    """An attempt that did not end in a session: what became of it, and why."""
+    record["outcome"] = outcome
+    record["error"] = error
+
+
+def add_offer(record: HandshakeRecord, hello: ClientHello) -> None:
+    """The client's offer and fingerprints, from its ClientHello."""
+    offer = hello.summary()
+    record["client_max_version"] = offer["client_max_version"]
+    record["client_versions"] = offer["client_versions"]
+    record["client_ciphers"] = offer["client_ciphers"]
+    record["client_alpn"] = offer["client_alpn"]
+    record["client_sni"] = offer["client_sni"]
+    record["ja3"] = offer["ja3"]
+    record["ja4"] = offer["ja4"]
+
+
+def add_session(record: HandshakeRecord, info: ConnectionInfo, *, resumed: bool) -> None:
+    """What a successful handshake negotiated."""
+    record["outcome"] = "ok"
+    record["tls_version"] = info.tls_version
+    record["cipher"] = info.cipher
+    record["sni"] = info.sni
+    record["alpn"] = info.alpn
+    record["resumed"] = resumed
+
+
+#: Keys of the client's offer that a brief log leaves out of successful handshakes.
+BRIEF_DROPS = ("client_versions", "client_ciphers", "client_alpn", "ja3")
+
+
+def make_brief(record: HandshakeRecord) -> None:
+    for key in BRIEF_DROPS:
+        record.pop(key, None)  # type: ignore[misc]
+
+
+def insecure(
+    info: ConnectionInfo, *, method: str, path: str, user_agent: str | None
+) -> HandshakeRecord:
+    """The record of a request on the canary port: proof the client skips verification."""
+    return {
+        "ts": now_rfc3339(),
+        "conn_id": info.conn_id,
+        "peer": info.peer,
+        "outcome": "insecure",
+        "canary": True,
+        "tls_version": info.tls_version,
+        "sni": info.sni,
+        "ja4": info.ja4,
+        "method": method,
+        "path": path,
+        "user_agent": user_agent,
+        "error": "the client accepted a certificate from an unknown CA for another host "
+        "name, and sent an HTTP request: it does not verify TLS certificates",
+    }
