@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from mockgun.certs import ensure_certs
 
 HERE = Path(__file__).resolve().parent
 _LISTENING = re.compile(r"listening on https://127\.0\.0\.1:(\d+) ")
@@ -97,8 +100,6 @@ def requests(port: int, connections: int, seconds: int) -> tuple[float, int]:
 
 
 def clear(port: int, ca: Path) -> None:
-    import ssl
-
     ctx = ssl.create_default_context(cafile=str(ca))
     req = urllib.request.Request(f"https://127.0.0.1:{port}/mockgun/messages", method="DELETE")
     urllib.request.urlopen(req, context=ctx, timeout=10).read()  # noqa: S310 - loopback
@@ -175,8 +176,6 @@ def run_pair(mockgun_loop: str, plain_loop: str, rounds: int, seconds: int, tmp:
 
 def ceiling(rounds: int, seconds: int, tmp: Path) -> None:
     """``openssl s_server`` (C, one connection at a time): the most this machine does."""
-    from mockgun.certs import ensure_certs
-
     paths = ensure_certs(tmp / "certs").paths
     with socket.socket() as probe:  # a free port for s_server, which cannot pick its own
         probe.bind(("127.0.0.1", 0))

@@ -37,7 +37,7 @@ def run(app: web.Application) -> None:
     """``python SCRIPT CERTS_DIR asyncio|uvloop``."""
     certs_dir, loop_name = Path(sys.argv[1]), sys.argv[2]
     if loop_name == "uvloop":
-        import uvloop
+        import uvloop  # noqa: PLC0415 - only for the uvloop run
 
         uvloop.run(serve_app(app, certs_dir))
     else:

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MockgunProcess
-from helpers import inspect_json
+from support import MockgunProcess, inspect_json
 
 KEY = "key-anymail"
 APP = Path(__file__).parent / "clients" / "anymail_app.py"

@@ -6,13 +6,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp import FormData, web
-from aiohttp.test_utils import TestClient
-from helpers import AUTH, basic
+from aiohttp import FormData
+from support import AUTH, Client, basic
 
 from mockgun import Config, create_app
+from mockgun.api.form import MAX_FIELDS
 
-Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
 GOOD = {"from": "Sender <a@example.com>", "to": "b@example.com", "subject": "hi", "text": "hello"}
 
@@ -316,8 +315,6 @@ async def test_unemulated_paths_get_a_json_404_naming_them(
 
 
 async def test_huge_field_counts_get_400(client: Client) -> None:
-    from mockgun.api.form import MAX_FIELDS
-
     body = "&".join(f"v:k{i}=x" for i in range(MAX_FIELDS + 1)).encode()
     resp = await client.post(
         "/v3/example.com/messages",

@@ -22,10 +22,9 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import DEADLINE, MockgunProcess, start_mockgun, wait_for
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from helpers import inspect_json
+from support import DEADLINE, MockgunProcess, inspect_json, start_mockgun, wait_for
 
 from mockgun.certs import CertPaths
 
@@ -34,7 +33,7 @@ try:
 except ImportError:  # the tests skip (or fail under CI) in the fixture
     expect = None
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 KEY = "key-browser-test"
 PNG_1X1 = (
@@ -57,7 +56,7 @@ CHROMIUM_ARGS = [
 def _chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     try:
-        import playwright.sync_api  # noqa: F401 - the driver is needed too
+        import playwright.sync_api  # noqa: F401, PLC0415 - optional: the test skips without it
     except ImportError:
         path = None
     if path is None:
@@ -86,7 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, certs: CertPaths) -> Iterat
 @pytest.fixture(scope="module")
 def browser(server: MockgunProcess, certs: CertPaths) -> Iterator[Any]:
     executable = _chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - see _chromium
 
     with sync_playwright() as pw:
         spki = f"--ignore-certificate-errors-spki-list={_spki_hash(certs.server_cert)}"

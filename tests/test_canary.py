@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from conftest import MockgunProcess, wait_for
+from support import MockgunProcess, wait_for
 
 from mockgun.cli import main
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import ssl
 from pathlib import Path
 
@@ -112,8 +113,6 @@ def test_force_makes_a_new_ca(tmp_path: Path) -> None:
 
 
 def test_private_key_is_never_readable_by_others_even_with_a_lax_umask(tmp_path: Path) -> None:
-    import os
-
     old = os.umask(0)
     try:
         write_private(tmp_path / "k.key", b"secret")

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import MockgunProcess
+from mailgun.client import Client
+from support import MockgunProcess
 
 
 def message_detail(server: MockgunProcess, message_id: str) -> dict[str, Any]:
@@ -24,13 +25,11 @@ def message_detail(server: MockgunProcess, message_id: str) -> dict[str, Any]:
 
 
 def test_official_sdk_sends_with_two_attachments(
-    mockgun_server: MockgunProcess, monkeypatch: pytest.MonkeyPatch
+    mockgun_process: MockgunProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mailgun.client import Client
-
     # The SDK hard-codes verify=True: the CA reaches it only through the environment.
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mockgun_server.ca_file))
-    client = Client(auth=("api", "key-sdk"), api_url=mockgun_server.base_url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mockgun_process.ca_file))
+    client = Client(auth=("api", "key-sdk"), api_url=mockgun_process.base_url)
     files = [
         ("attachment", ("report.csv", b"a,b\n1,2\n")),
         ("attachment", ("notes.txt", "café\n".encode())),
@@ -47,7 +46,7 @@ def test_official_sdk_sends_with_two_attachments(
     body = resp.json()
     assert body["message"] == "Queued. Thank you."
 
-    detail = message_detail(mockgun_server, body["id"])
+    detail = message_detail(mockgun_process, body["id"])
     assert detail["recipients"] == ["a@example.com", "b@example.com"]
     assert detail["fields"]["o:tag"] == ["orders", "receipts"]
     attachments = [
@@ -61,15 +60,13 @@ def test_official_sdk_sends_with_two_attachments(
     # The SDK pins TLS 1.2 as its floor and takes 1.3 when offered.
     assert detail["tls"]["version"] == "TLSv1.3"
     assert isinstance(detail["tls"]["conn_id"], int)
-    conn = [h for h in mockgun_server.handshakes() if h["conn_id"] == detail["tls"]["conn_id"]]
+    conn = [h for h in mockgun_process.handshakes() if h["conn_id"] == detail["tls"]["conn_id"]]
     assert conn and conn[0]["cipher"] == detail["tls"]["cipher"]
 
 
 def test_official_sdk_sees_401_for_a_wrong_key(
     spawn: Callable[..., MockgunProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mailgun.client import Client
-
     server = spawn("--api-key", "key-right")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
     data = {"from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t"}
@@ -81,18 +78,16 @@ def test_official_sdk_sees_401_for_a_wrong_key(
 
 
 def test_official_sdk_mime_send(
-    mockgun_server: MockgunProcess, monkeypatch: pytest.MonkeyPatch
+    mockgun_process: MockgunProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mailgun.client import Client
-
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mockgun_server.ca_file))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mockgun_process.ca_file))
     mime = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: via mime\r\n\r\nhi\r\n"
-    client = Client(auth=("api", "key-sdk"), api_url=mockgun_server.base_url)
+    client = Client(auth=("api", "key-sdk"), api_url=mockgun_process.base_url)
     resp = client.mimemessage.create(
         data={"to": "b@example.com"}, files={"message": mime}, domain="example.com"
     )
     assert resp.status_code == 200, resp.text
-    detail = message_detail(mockgun_server, resp.json()["id"])
+    detail = message_detail(mockgun_process, resp.json()["id"])
     assert detail["subject"] == "via mime"
     assert detail["mime"].encode() == mime
 
@@ -106,14 +101,14 @@ def curl(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_curl_multipart_over_tls12(mockgun_server: MockgunProcess, tmp_path: Path) -> None:
+def test_curl_multipart_over_tls12(mockgun_process: MockgunProcess, tmp_path: Path) -> None:
     attachment = tmp_path / "invoice.pdf"
     attachment.write_bytes(b"%PDF-1.4 not really")
     result = curl(
         "--tlsv1.2", "--tls-max", "1.2",
-        "--cacert", str(mockgun_server.ca_file),
+        "--cacert", str(mockgun_process.ca_file),
         "-u", "api:key-anything",
-        f"https://localhost:{mockgun_server.port}/v3/example.com/messages",
+        f"https://localhost:{mockgun_process.port}/v3/example.com/messages",
         "-F", "from=a@example.com", "-F", "to=b@example.com",
         "-F", "subject=hi", "-F", "text=hello",
         "-F", f"attachment=@{attachment}",
@@ -124,31 +119,31 @@ def test_curl_multipart_over_tls12(mockgun_server: MockgunProcess, tmp_path: Pat
     assert status == "200"
     sent = json.loads(body)
     assert sent["message"] == "Queued. Thank you."
-    detail = message_detail(mockgun_server, sent["id"])
+    detail = message_detail(mockgun_process, sent["id"])
     assert detail["tls"]["version"] == "TLSv1.2"
     assert [(a["filename"], a["size"]) for a in detail["attachments"]] == [("invoice.pdf", 19)]
 
 
-def test_curl_urlencoded(mockgun_server: MockgunProcess) -> None:
+def test_curl_urlencoded(mockgun_process: MockgunProcess) -> None:
     result = curl(
-        "--cacert", str(mockgun_server.ca_file), "-u", "api:key-anything",
-        f"{mockgun_server.base_url}/v3/example.com/messages",
+        "--cacert", str(mockgun_process.ca_file), "-u", "api:key-anything",
+        f"{mockgun_process.base_url}/v3/example.com/messages",
         "-d", "from=a@example.com", "-d", "to=b@example.com,c@example.com",
         "-d", "subject=hi", "--data-urlencode", "html=<p>a & b</p>",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    detail = message_detail(mockgun_server, json.loads(result.stdout)["id"])
+    detail = message_detail(mockgun_process, json.loads(result.stdout)["id"])
     assert detail["html"] == "<p>a & b</p>"
     assert detail["recipients"] == ["b@example.com", "c@example.com"]
 
 
-def test_curl_with_tls11_is_refused(mockgun_server: MockgunProcess) -> None:
-    before = len(mockgun_server.handshakes())
+def test_curl_with_tls11_is_refused(mockgun_process: MockgunProcess) -> None:
+    before = len(mockgun_process.handshakes())
     result = curl(
         "--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT:@SECLEVEL=0",
-        "--cacert", str(mockgun_server.ca_file),
-        f"{mockgun_server.base_url}/mockgun/health",
+        "--cacert", str(mockgun_process.ca_file),
+        f"{mockgun_process.base_url}/mockgun/health",
     )  # fmt: skip
     assert result.returncode != 0
     # The server saw the attempt, so curl really offered TLS 1.1 (and nothing newer).
-    assert mockgun_server.wait_handshakes(before + 1)[before]["outcome"] == "rejected"
+    assert mockgun_process.wait_handshakes(before + 1)[before]["outcome"] == "rejected"

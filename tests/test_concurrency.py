@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import MockgunProcess, wait_for
 from hellos import ja4_spec_hello
+from support import MockgunProcess, wait_for
 
 KINDS = {  # kind: (how many, expected outcome)
     "tls13": (60, "ok"),  # each sends a message

@@ -5,6 +5,7 @@ Skipped only when no Docker engine can be had and CI is not set; with CI=true th
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -18,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import read_jsonl, wait_for
+from support import read_jsonl, wait_for
 
-pytestmark = pytest.mark.docker
+from mockgun._version import __version__
+
+# Building the image (and a base image where no registry answers) takes minutes.
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE = "python:3.12-slim"
 
@@ -82,6 +86,8 @@ def image(docker: str, base_image: str) -> Iterator[str]:
         "docker/Dockerfile",
         "--build-arg",
         f"BASE_IMAGE={base_image}",
+        "--build-arg",
+        f"VERSION={__version__}",
         "-t",
         tag,
     ]
@@ -91,6 +97,8 @@ def image(docker: str, base_image: str) -> Iterator[str]:
     result = run(*cmd, ".", cwd=ROOT, env={**os.environ, "DOCKER_BUILDKIT": "1"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     size = int(run(docker, "image", "inspect", "-f", "{{.Size}}", tag).stdout.strip())
+    label = '{{index .Config.Labels "org.opencontainers.image.version"}}'
+    assert run(docker, "image", "inspect", "-f", label, tag).stdout.strip() == __version__
     print(f"\nimage {tag} built from {base_image}: {size / 1e6:.0f} MB")
     yield tag
     run(docker, "rmi", "-f", tag)
@@ -130,7 +138,6 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
         # A message from the host over TLS 1.2, verifying the CA from the volume.
         ctx = ssl.create_default_context(cafile=str(ca))
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        import http.client
 
         conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
         conn.request(

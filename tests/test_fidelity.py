@@ -12,16 +12,14 @@ from email.utils import formataddr
 from typing import Any
 
 import pytest
-from aiohttp import FormData, web
-from aiohttp.test_utils import TestClient
-from helpers import AUTH
+from aiohttp import FormData
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import AUTH, Client
 
 from mockgun import Config, create_app
 from mockgun.mailgun.send import parse_mailboxes
 
-Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
 BASE = {"from": "Shop <shop@example.com>", "to": "a@example.com", "subject": "hi", "text": "t"}
 

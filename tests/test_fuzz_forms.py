@@ -8,17 +8,15 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
-from helpers import AUTH
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import AUTH, Client
 
 from mockgun import Config, create_app
 
-Client = TestClient[web.Request, web.Application]
 FIELDS = ["from", "to", "cc", "bcc", "subject", "text", "html", "amp-html", "template",
           "o:tag", "o:testmode", "o:deliverytime", "h:X-Fuzz", "v:fuzz", "t:variables",
           "recipient-variables", "attachment", "inline"]  # fmt: skip
@@ -80,8 +78,6 @@ async def test_fuzzed_multipart_sends(client: Client, extra: list[tuple[str, str
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 @given(extra=st.lists(st.tuples(st.sampled_from(FIELDS), hostile), max_size=8))
 async def test_fuzzed_urlencoded_sends(client: Client, extra: list[tuple[str, str]]) -> None:
-    from urllib.parse import urlencode
-
     try:
         body = urlencode(GOOD + extra).encode()
     except UnicodeEncodeError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -14,8 +15,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import MockgunProcess, wait_for
 from hellos import ja4_spec_hello
+from support import MockgunProcess, wait_for
 
 ALWAYS = {"ts", "conn_id", "peer", "outcome", "duration_ms"}
 OFFER = {"client_max_version", "client_versions", "client_ciphers", "client_alpn", "client_sni",
@@ -337,8 +338,6 @@ def test_over_the_pending_cap_is_refused_and_logged(spawn: Callable[..., Mockgun
 def test_running_out_of_descriptors_pauses_accepting_and_recovers(
     spawn: Callable[..., MockgunProcess],
 ) -> None:
-    import resource
-
     def low_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import MockgunProcess, read_jsonl, wait_for
+from support import MockgunProcess, read_jsonl, wait_for
 
+import mockgun.tls.handshake_log as module
+from mockgun.config import Config
 from mockgun.tls.handshake_log import HandshakeLog
 
 
@@ -64,8 +66,6 @@ def test_unopenable_log_at_start_still_serves(spawn: Callable[..., MockgunProces
 
 
 def test_memory_log_overflow_is_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import mockgun.tls.handshake_log as module
-
     monkeypatch.setattr(module, "MAX_PENDING", 3)
     log = HandshakeLog(None, name="x", owns_stream=True, path=tmp_path / "no" / "dir")
     (tmp_path / "no").write_text("a file where a folder should be")
@@ -126,8 +126,6 @@ def listening_addresses(port: int) -> list[str]:
 
 
 def test_default_bind_is_loopback_only(spawn: Callable[..., MockgunProcess]) -> None:
-    from mockgun.config import Config
-
     assert Config().host == "127.0.0.1"
     server = spawn()  # the fixture passes no --host: the default
     assert f"listening on https://127.0.0.1:{server.port}" in "".join(server.stdout_lines)

@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from aiohttp import web
-from aiohttp.test_utils import TestClient
-from helpers import AUTH, basic
+from support import AUTH, Client, basic
 
 from mockgun import Config, __version__, create_app
-
-Client = TestClient[web.Request, web.Application]
+from mockgun.certs import ensure_certs
 
 
 async def _send(client: Client, domain: str, to: str, subject: str) -> str:
@@ -84,8 +81,6 @@ async def test_list_filter_get_and_clear(aiohttp_client: Callable[..., Awaitable
 async def test_ca_certificate_is_served(
     aiohttp_client: Callable[..., Awaitable[Client]], tmp_path: Path
 ) -> None:
-    from mockgun.certs import ensure_certs
-
     missing = await aiohttp_client(create_app(Config(certs_dir=tmp_path / "none")))
     assert (await missing.get("/mockgun/ca.pem")).status == 404
     paths = ensure_certs(tmp_path / "c").paths

@@ -12,7 +12,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import requests
-from conftest import MockgunProcess
+from support import MockgunProcess
 
 from mockgun.mailgun.form import FilePart
 from mockgun.mailgun.mime import render

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NODE_DIR, MockgunProcess
-from helpers import inspect_json
+from support import NODE_DIR, MockgunProcess, inspect_json
 
 KEY = "key-node-clients"
 

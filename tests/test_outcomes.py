@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
-from helpers import AUTH
+from support import AUTH, Client
 
-Client = TestClient[web.Request, web.Application]
 SEND = {"from": "app@example.com", "subject": "s", "text": "t"}
 
 

@@ -8,6 +8,9 @@ import ssl
 from pathlib import Path
 
 import pytest
+import requests
+
+from mockgun import Config, serve, serve_in_thread
 
 USER_TESTS = """
 import requests
@@ -94,9 +97,6 @@ def test_tls_max_ini_setting(pytester: pytest.Pytester) -> None:
 
 
 def test_programmatic_use_without_pytest() -> None:
-    import requests
-
-    from mockgun import serve_in_thread
 
     with serve_in_thread() as server:
         resp = requests.post(
@@ -115,8 +115,6 @@ def test_programmatic_use_without_pytest() -> None:
 
 
 async def test_async_with_form(tmp_path: Path) -> None:
-    from mockgun import Config, serve
-
     config = Config(port=0, certs_dir=tmp_path, handshake_log=str(tmp_path / "log.jsonl"))
     async with serve(config) as server:
         ctx = ssl.create_default_context(cafile=str(server.ca_file))

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import MockgunProcess
+from support import MockgunProcess
 
+from mockgun.certs import ensure_certs
 from mockgun.cli import main
 from mockgun.tls.report import MAX_SLOTS, Tally
 
@@ -117,12 +118,10 @@ def test_missing_log_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_healthcheck_fails_with_one_line_saying_why(
-    mockgun_server: MockgunProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    mockgun_process: MockgunProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mockgun.certs import ensure_certs
-
     other_ca = ensure_certs(tmp_path / "other").paths.ca_cert
-    url = f"{mockgun_server.base_url}/mockgun/health"
+    url = f"{mockgun_process.base_url}/mockgun/health"
     assert main(["healthcheck", "--url", url, "--ca", str(other_ca)]) == 1
     out = capsys.readouterr().out
     assert out.startswith("unhealthy: ") and "CERTIFICATE_VERIFY_FAILED" in out
@@ -137,7 +136,7 @@ def test_healthcheck_fails_with_one_line_saying_why(
                 "--url",
                 f"https://127.0.0.1:{port}/",
                 "--ca",
-                str(mockgun_server.ca_file),
+                str(mockgun_process.ca_file),
             ]
         )
         == 1

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import MockgunProcess
+from mailgun.client import Client
+from support import MockgunProcess
 
 KEY = "key-sdk-fidelity"
 
@@ -27,8 +28,6 @@ def server(
 
 @pytest.fixture
 def client(server: MockgunProcess) -> Any:
-    from mailgun.client import Client
-
     return Client(auth=("api", KEY), api_url=server.base_url)
 
 

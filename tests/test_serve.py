@@ -15,8 +15,9 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from conftest import MockgunProcess, start_mockgun, wait_for
-from helpers import AUTH
+from support import AUTH, MockgunProcess, start_mockgun, wait_for
+
+from mockgun.certs import CertPaths
 
 FORM = urlencode(
     {"from": "a@example.com", "to": "b@example.com", "subject": "in flight", "text": "t"}
@@ -69,13 +70,13 @@ def test_first_start_makes_certs_and_a_restart_reuses_them(
         assert tls.version() == "TLSv1.3"
 
 
-def test_banner_says_where_to_point_clients(mockgun_server: MockgunProcess) -> None:
-    banner = "".join(mockgun_server.stdout_lines)
-    ca = str(mockgun_server.ca_file.resolve())
-    assert f"listening on https://127.0.0.1:{mockgun_server.port} (TLS 1.2-1.3)" in banner
+def test_banner_says_where_to_point_clients(mockgun_process: MockgunProcess) -> None:
+    banner = "".join(mockgun_process.stdout_lines)
+    ca = str(mockgun_process.ca_file.resolve())
+    assert f"listening on https://127.0.0.1:{mockgun_process.port} (TLS 1.2-1.3)" in banner
     assert f"trust this CA {ca}" in banner
-    assert f"handshake log {mockgun_server.log_path.resolve()}" in banner
-    assert f"web page      https://127.0.0.1:{mockgun_server.port}/mockgun/" in banner
+    assert f"handshake log {mockgun_process.log_path.resolve()}" in banner
+    assert f"web page      https://127.0.0.1:{mockgun_process.port}/mockgun/" in banner
     for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
         assert f"export {var}={ca}" in banner
 
@@ -172,22 +173,20 @@ def test_stop_signal_with_idle_keepalive_connection_exits_0_within_2s(
     sock.close()
 
 
-def test_port_in_use_is_a_clear_error(mockgun_server: MockgunProcess, tmp_path: Path) -> None:
+def test_port_in_use_is_a_clear_error(mockgun_process: MockgunProcess, tmp_path: Path) -> None:
     result = subprocess.run(
         [
-            sys.executable, "-m", "mockgun", "serve", "--port", str(mockgun_server.port),
+            sys.executable, "-m", "mockgun", "serve", "--port", str(mockgun_process.port),
             "--certs-dir", str(tmp_path / "c"), "--handshake-log", str(tmp_path / "l"),
         ],
         capture_output=True, text=True, timeout=20,
     )  # fmt: skip
     assert result.returncode == 1
-    assert f"cannot serve on 127.0.0.1:{mockgun_server.port}" in result.stderr
+    assert f"cannot serve on 127.0.0.1:{mockgun_process.port}" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_handshake_log_to_stdout(tmp_path: Path, certs: object) -> None:
-    from mockgun.certs import CertPaths
-
     assert isinstance(certs, CertPaths)
     server = start_mockgun(tmp_path, certs.directory, "--handshake-log", "-")
     try:

@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from conftest import MockgunProcess
-from helpers import AUTH
+from support import AUTH, MockgunProcess
 
 FORM = b"from=a%40example.com&to=b%40example.com&subject=hi&text=hello"
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import MockgunProcess
+from support import MockgunProcess
 
 from mockgun.certs import CertPaths
 from mockgun.tls.policy import TLS12_CIPHERS
@@ -70,7 +70,7 @@ def control_server(certs: CertPaths, version: ssl.TLSVersion) -> tuple[int, Call
 
 @pytest.mark.parametrize("version", LEGACY, ids=lambda v: v.name)
 def test_legacy_client_really_offers_its_version_and_is_refused(
-    mockgun_server: MockgunProcess, certs: CertPaths, version: ssl.TLSVersion
+    mockgun_process: MockgunProcess, certs: CertPaths, version: ssl.TLSVersion
 ) -> None:
     ctx = legacy_context(version, certs.ca_cert)
     # The same client context completes a handshake at that version with a permissive server,
@@ -80,11 +80,11 @@ def test_legacy_client_really_offers_its_version_and_is_refused(
         ssl.TLSVersion.TLSv1: "TLSv1", ssl.TLSVersion.TLSv1_1: "TLSv1.1",
     }[version]  # fmt: skip
 
-    before = len(mockgun_server.handshakes())
+    before = len(mockgun_process.handshakes())
     # The client gets the answer a real server gives: a protocol_version alert, not a bare EOF.
     with pytest.raises(ssl.SSLError, match="TLSV1_ALERT_PROTOCOL_VERSION"):
-        handshake(mockgun_server.port, ctx)
-    line = mockgun_server.wait_handshakes(before + 1)[before]
+        handshake(mockgun_process.port, ctx)
+    line = mockgun_process.wait_handshakes(before + 1)[before]
     name = {ssl.TLSVersion.TLSv1: "TLSv1.0", ssl.TLSVersion.TLSv1_1: "TLSv1.1"}[version]
     assert line["outcome"] == "rejected"
     assert line["error"] == (
@@ -100,18 +100,18 @@ def test_legacy_client_really_offers_its_version_and_is_refused(
     [(ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")],
 )
 def test_tls12_and_13_are_accepted_and_logged(
-    mockgun_server: MockgunProcess, version: ssl.TLSVersion, name: str
+    mockgun_process: MockgunProcess, version: ssl.TLSVersion, name: str
 ) -> None:
-    before = len(mockgun_server.handshakes())
+    before = len(mockgun_process.handshakes())
     got_version, cipher, alpn, compression = handshake(
-        mockgun_server.port, mockgun_server.client_context(version)
+        mockgun_process.port, mockgun_process.client_context(version)
     )
     assert got_version == name
     assert alpn == "http/1.1"
     assert compression is None
     if version == ssl.TLSVersion.TLSv1_2:
         assert cipher in TLS12_CIPHERS.split(":")
-    line = mockgun_server.wait_handshakes(before + 1)[before]
+    line = mockgun_process.wait_handshakes(before + 1)[before]
     assert line["outcome"] == "ok"
     assert (line["tls_version"], line["cipher"], line["alpn"]) == (name, cipher, "http/1.1")
     assert line["sni"] == "localhost"
@@ -123,14 +123,14 @@ def test_tls12_and_13_are_accepted_and_logged(
     "suite", ["AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384"]
 )
 def test_tls12_without_ecdhe_aead_finds_no_shared_cipher(
-    mockgun_server: MockgunProcess, suite: str
+    mockgun_process: MockgunProcess, suite: str
 ) -> None:
-    ctx = mockgun_server.client_context(ssl.TLSVersion.TLSv1_2)
+    ctx = mockgun_process.client_context(ssl.TLSVersion.TLSv1_2)
     ctx.set_ciphers(suite)
-    before = len(mockgun_server.handshakes())
+    before = len(mockgun_process.handshakes())
     with pytest.raises(ssl.SSLError):
-        handshake(mockgun_server.port, ctx)
-    line = mockgun_server.wait_handshakes(before + 1)[before]
+        handshake(mockgun_process.port, ctx)
+    line = mockgun_process.wait_handshakes(before + 1)[before]
     assert line["outcome"] == "failed"
     assert "no cipher in common" in line["error"]
 
@@ -149,16 +149,18 @@ def test_tls_max_12_refuses_tls13(spawn: Callable[..., MockgunProcess]) -> None:
 
 @pytest.mark.parametrize("name", ["localhost", "127.0.0.1", "::1"])
 def test_certificate_verifies_for_the_default_names(
-    mockgun_server: MockgunProcess, name: str
+    mockgun_process: MockgunProcess, name: str
 ) -> None:
-    ctx = mockgun_server.client_context()
+    ctx = mockgun_process.client_context()
     assert ctx.check_hostname and ctx.verify_mode == ssl.CERT_REQUIRED
-    assert handshake(mockgun_server.port, ctx, server_hostname=name)[0] == "TLSv1.3"
+    assert handshake(mockgun_process.port, ctx, server_hostname=name)[0] == "TLSv1.3"
 
 
-def test_certificate_does_not_verify_for_other_names(mockgun_server: MockgunProcess) -> None:
+def test_certificate_does_not_verify_for_other_names(mockgun_process: MockgunProcess) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
-        handshake(mockgun_server.port, mockgun_server.client_context(), server_hostname="evil.test")
+        handshake(
+            mockgun_process.port, mockgun_process.client_context(), server_hostname="evil.test"
+        )
 
 
 def test_serves_on_ipv6_loopback(spawn: Callable[..., MockgunProcess]) -> None:

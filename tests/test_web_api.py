@@ -13,20 +13,17 @@ from html.parser import HTMLParser
 from typing import Any
 
 import requests
-from aiohttp import FormData, web
-from aiohttp.test_utils import TestClient
-from conftest import MockgunProcess
-from helpers import AUTH, basic
+from aiohttp import FormData
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import AUTH, Client, MockgunProcess, basic
 
 from mockgun import Config, create_app
-from mockgun.api.keys import HANDSHAKES, LIVE
 from mockgun.api.inspect.live import QUEUE_SIZE, Hub
 from mockgun.api.inspect.sanitize import sanitise_html
+from mockgun.api.keys import HANDSHAKES, LIVE
 from mockgun.tls.handshake_log import HandshakeLog
 
-Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
 
 HOSTILE = (

@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import trustme
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from helpers import AUTH
+from aiohttp.test_utils import TestServer
+from support import AUTH, Client
 
 from mockgun import Config, create_app
 from mockgun.api.keys import WEBHOOKS
 from mockgun.clock import parse_rfc3339
 
-Client = TestClient[web.Request, web.Application]
 SEND = {"from": "app@example.com", "subject": "s", "text": "t"}
 KEY = "key-webhook-signing"
 
@@ -151,9 +152,6 @@ async def test_https_webhooks_are_verified_against_the_configured_ca(
     aiohttp_server: Callable[..., Awaitable[TestServer]],
     tmp_path: Any,
 ) -> None:
-    import ssl
-
-    import trustme
 
     ca = trustme.CA()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..certs import CertResult, ensure_certs
 from ..config import split_names
 from .options import config_option
+
+if TYPE_CHECKING:  # cryptography (40 ms) loads only when certificates are made or read
+    from ..certs import CertResult
 
 
 def describe_certs(result: CertResult) -> str:
@@ -47,5 +50,7 @@ def trust_lines(ca: Path) -> list[str]:
 )
 def certs_command(certs_dir: Path, hostnames: tuple[str, ...], force: bool) -> None:
     """Create (or reuse, or reissue) the CA and server certificate, and say where they are."""
+    from ..certs import ensure_certs  # noqa: PLC0415 - see TYPE_CHECKING above
+
     result = ensure_certs(certs_dir, split_names(hostnames), force=force)
     click.echo(describe_certs(result))

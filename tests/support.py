@@ -1,0 +1,167 @@
+"""What the tests share besides fixtures: starting `mockgun serve` as a process, polling with a
+deadline, reading the handshake log, and HTTP helpers. Test modules import it as ``support``;
+``conftest.py`` holds only fixtures."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import selectors
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+#: aiohttp's in-process test client for mockgun's app.
+Client = TestClient[web.Request, web.Application]
+NODE_DIR = Path(__file__).parent / "clients" / "node"
+
+DEADLINE = 15.0  # seconds a server gets to come up; generous for a loaded 2-core CI machine
+_LISTENING = re.compile(r"listening on (https://\S+):(\d+) ")
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = DEADLINE, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(0.01)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The finished lines of a handshake log. A reader can catch a line while its write(2) is
+    still copying it in; like `mockgun handshakes`, skip a last line without its newline."""
+    if not path.exists():
+        return []
+    *complete, _partial = path.read_bytes().split(b"\n")
+    return [json.loads(line) for line in complete if line]
+
+
+@dataclass
+class MockgunProcess:
+    """``python -m mockgun serve`` running in a child process."""
+
+    proc: subprocess.Popen[str]
+    base_url: str
+    port: int
+    ca_file: Path
+    log_path: Path
+    stdout_lines: list[str] = field(default_factory=list)
+    stderr_lines: list[str] = field(default_factory=list)
+
+    def handshakes(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.log_path)
+
+    def wait_handshakes(self, count: int) -> list[dict[str, Any]]:
+        """The first ``count`` handshake lines, once the server has written them."""
+        lines = wait_for(
+            lambda: (h := self.handshakes()) and len(h) >= count and h,
+            what=f"{count} handshake log lines",
+        )
+        return list(lines)
+
+    def client_context(self, version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        if version is not None:
+            ctx.minimum_version = ctx.maximum_version = version
+        return ctx
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _drain(stream: Any, sink: list[str]) -> None:
+    for line in stream:
+        sink.append(line)
+
+
+def start_mockgun(
+    tmp_path: Path,
+    certs_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    **popen_kwargs: Any,
+) -> MockgunProcess:
+    log_path = tmp_path / f"handshakes-{time.monotonic_ns()}.jsonl"
+    cmd = [
+        sys.executable, "-m", "mockgun", "serve",
+        "--port", "0",
+        "--certs-dir", str(certs_dir),
+        "--handshake-log", str(log_path),
+        "--handshake-timeout", "3",
+        *args,
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **popen_kwargs,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout: list[str] = []
+    stderr: list[str] = []
+    threading.Thread(target=_drain, args=(proc.stderr, stderr), daemon=True).start()
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + DEADLINE
+    match = None
+    while match is None:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise AssertionError(f"mockgun did not start: {''.join(stdout)}{''.join(stderr)}")
+        if selector.select(timeout=0.1):
+            line = proc.stdout.readline()
+            stdout.append(line)
+            match = _LISTENING.search(line)
+    selector.close()
+    threading.Thread(target=_drain, args=(proc.stdout, stdout), daemon=True).start()
+    return MockgunProcess(
+        proc=proc,
+        base_url=f"{match.group(1)}:{match.group(2)}",
+        port=int(match.group(2)),
+        ca_file=certs_dir / "ca.pem",
+        log_path=log_path,
+        stdout_lines=stdout,
+        stderr_lines=stderr,
+    )
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    """An ``Authorization`` header for HTTP Basic auth."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+AUTH = basic("api", "key-test")
+
+
+def inspect_json(base_url: str, ca_file: Path, path: str, key: str) -> Any:
+    """GET an inspection endpoint of a server started with ``--api-key key``, as JSON."""
+    resp = requests.get(f"{base_url}{path}", auth=("api", key), verify=str(ca_file), timeout=10)
+    resp.raise_for_status()
+    return resp.json()
