@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +132,7 @@ def run_pair(mockgun_loop: str, plain_loop: str, rounds: int, seconds: int, tmp:
         f"plain TCPSite ({plain_loop})",
         [sys.executable, str(HERE / "plain_server.py"), str(certs), plain_loop],
     )
-    metrics = {
+    metrics: dict[str, Callable[[int], tuple[float, int]]] = {
         "full handshakes TLS 1.2": lambda port: handshakes(port, "tls1_2", seconds),
         "full handshakes TLS 1.3": lambda port: handshakes(port, "tls1_3", seconds),
         "keep-alive POSTs, 16 conns": lambda port: requests(port, 16, seconds),

@@ -26,7 +26,7 @@ import aiohttp
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import MockgunProcess, start_mockgun
+from support import MockgunProcess, start_mockgun
 
 FORM = {"from": "a@example.com", "subject": "bench", "text": "hello"}
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
-from support import NODE_DIR, Client, MockgunProcess, start_mockgun
+from support import NODE_DIR, Client, MockgunProcess, assert_log_schema, start_mockgun
 
 from mockgun import Config, create_app
 from mockgun.certs import CertPaths, ensure_certs
@@ -46,6 +46,7 @@ def mockgun_process(
     server = start_mockgun(tmp_path_factory.mktemp("server"), certs.directory)
     yield server
     assert server.stop() == 0
+    assert_log_schema(server.handshakes())  # every real line the session wrote
 
 
 @pytest.fixture
@@ -61,6 +62,8 @@ def spawn(tmp_path: Path, certs: CertPaths) -> Iterator[Callable[..., MockgunPro
     yield _spawn
     for server in started:
         server.stop()
+    for server in started:
+        assert_log_schema(server.handshakes())
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -30,6 +31,22 @@ NODE_DIR = Path(__file__).parent / "clients" / "node"
 
 DEADLINE = 15.0  # seconds a server gets to come up; generous for a loaded 2-core CI machine
 _LISTENING = re.compile(r"listening on (https://\S+):(\d+) ")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The published contract of a handshake-log line.
+LOG_SCHEMA = json.loads((ROOT / "docs" / "handshake-log.schema.json").read_text())
+_LOG_VALIDATOR = jsonschema.Draft202012Validator(LOG_SCHEMA)
+
+
+def assert_log_schema(lines: list[dict[str, Any]]) -> None:
+    """Every line is valid against docs/handshake-log.schema.json (all errors named)."""
+    problems = [
+        f"line {n}: {error.message} ({line})"
+        for n, line in enumerate(lines, start=1)
+        for error in _LOG_VALIDATOR.iter_errors(line)
+    ]
+    assert not problems, "\n".join(problems[:20])
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = DEADLINE, what: str = "") -> Any:

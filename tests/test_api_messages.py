@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,7 +16,9 @@ MakeClient = Callable[..., Awaitable[Client]]
 GOOD = {"from": "Sender <a@example.com>", "to": "b@example.com", "subject": "hi", "text": "hello"}
 
 
-async def send(client: Client, data: Any, *, path: str = "/v3/example.com/messages", **kw: Any):
+async def send(
+    client: Client, data: Any, *, path: str = "/v3/example.com/messages", **kw: Any
+) -> tuple[int, str]:
     resp = await client.post(path, data=data, headers=kw.pop("headers", AUTH), **kw)
     return resp.status, await resp.text()
 
@@ -196,7 +198,7 @@ async def test_oversize_chunked_request_without_length_gets_413(
 ) -> None:
     client = await aiohttp_client(create_app(Config(max_message_size=64 * 1024)))
 
-    async def body():  # type: ignore[no-untyped-def]
+    async def body() -> AsyncIterator[bytes]:
         yield b"from=a%40example.com&to=b%40example.com&subject=hi&text="
         for _ in range(100):
             yield b"x" * 1024

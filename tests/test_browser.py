@@ -31,7 +31,7 @@ from mockgun.certs import CertPaths
 try:
     from playwright.sync_api import expect
 except ImportError:  # the tests skip (or fail under CI) in the fixture
-    expect = None
+    expect = None  # type: ignore[assignment]
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

@@ -177,7 +177,7 @@ def test_malformed(data: bytes) -> None:
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=600))
 def test_random_bytes_never_escape_the_parsers_errors(data: bytes) -> None:
-    with contextlib.suppress(PARSE_ERRORS):
+    with contextlib.suppress(*PARSE_ERRORS):
         assert isinstance(parse_client_hello(data), ClientHello)
 
 
@@ -204,5 +204,5 @@ def test_mutated_real_hellos_never_escape_the_parsers_errors(
 def test_truncated_or_extended_hellos(name: str, cut: int, tail: bytes) -> None:
     data = REAL_HELLOS[name]
     cut %= len(data) + 1
-    with contextlib.suppress(PARSE_ERRORS):
+    with contextlib.suppress(*PARSE_ERRORS):
         parse_client_hello(data[:cut] + tail)

@@ -148,7 +148,7 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
         )  # fmt: skip
         resp = conn.getresponse()
         assert (resp.status, json.loads(resp.read())["message"]) == (200, "Queued. Thank you.")
-        assert conn.sock is not None and conn.sock.version() == "TLSv1.2"  # type: ignore[attr-defined]
+        assert conn.sock is not None and conn.sock.version() == "TLSv1.2"
         # The web page is in the image (package data), on the same port and connection.
         for path, marker in (("/mockgun/", b"/mockgun/ui/app.js"), ("/mockgun/ui/app.js", b"")):
             conn.request("GET", path)

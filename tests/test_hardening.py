@@ -70,7 +70,7 @@ def test_memory_log_overflow_is_counted(tmp_path: Path, monkeypatch: pytest.Monk
     log = HandshakeLog(None, name="x", owns_stream=True, path=tmp_path / "no" / "dir")
     (tmp_path / "no").write_text("a file where a folder should be")
     for i in range(5):
-        log.write({"conn_id": i})
+        log.write({"ts": "2026-01-01T00:00:00.000Z", "conn_id": i, "peer": "-", "outcome": "ok"})
     assert (len(log.pending), log.lost) == (3, 2)
 
 

@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from support import AUTH, Client, MockgunProcess, basic
 
 from mockgun import Config, create_app
-from mockgun.api.inspect.live import QUEUE_SIZE, Hub
 from mockgun.api.inspect.sanitize import sanitise_html
 from mockgun.api.keys import HANDSHAKES, LIVE
+from mockgun.api.live import QUEUE_SIZE, Hub
 from mockgun.tls.handshake_log import HandshakeLog
+from mockgun.tls.records import HandshakeRecord, Outcome
 
 MakeClient = Callable[..., Awaitable[Client]]
 
@@ -202,9 +203,17 @@ async def test_messages_search_order_limit_and_domains(aiohttp_client: MakeClien
 
 
 def _record(
-    conn_id: int, ts: str, outcome: str, version: str | None = None, **more: Any
-) -> dict[str, Any]:
-    return {"conn_id": conn_id, "ts": ts, "outcome": outcome, "tls_version": version, **more}
+    conn_id: int, ts: str, outcome: Outcome, version: str | None = None, **more: Any
+) -> HandshakeRecord:
+    record: HandshakeRecord = {
+        "ts": ts,
+        "conn_id": conn_id,
+        "peer": "127.0.0.1:1",
+        "outcome": outcome,
+    }
+    record["tls_version"] = version
+    record.update(more)  # type: ignore[typeddict-item]
+    return record
 
 
 async def test_handshakes_newest_first_without_health_checks_and_the_report(
@@ -243,7 +252,7 @@ async def test_handshakes_newest_first_without_health_checks_and_the_report(
     assert [b["counts"] for b in timeline["buckets"]] == [
         {"TLSv1.3": 1, "TLSv1.2": 1}, {"refused": 1}, {}, {"failed": 1},
     ]  # fmt: skip
-    assert timeline["buckets"][0]["start"] == "2026-01-01T10:00:00Z"
+    assert timeline["buckets"][0]["start"] == "2026-01-01T10:00:00.000Z"
     coarse = await (await client.get("/mockgun/handshakes/report?buckets=2")).json()
     assert coarse["timeline"]["bucket_seconds"] == 2
     assert sum(sum(b["counts"].values()) for b in coarse["timeline"]["buckets"]) == 4
@@ -274,8 +283,9 @@ async def test_the_report_counts_each_record_once_and_says_what_it_missed(
 async def _read_events(resp: Any, count: int) -> list[tuple[str, dict[str, Any]]]:
     """The next ``count`` SSE events from a streaming response (comments skipped)."""
     events: list[tuple[str, dict[str, Any]]] = []
-    kind = None
-    async with asyncio.timeout(10):
+
+    async def read() -> None:
+        kind = None
         while len(events) < count:
             line = (await resp.content.readline()).decode().rstrip("\n")
             if line.startswith("event: "):
@@ -283,6 +293,8 @@ async def _read_events(resp: Any, count: int) -> list[tuple[str, dict[str, Any]]
             elif line.startswith("data: ") and kind is not None:
                 events.append((kind, json.loads(line[len("data: ") :])))
                 kind = None
+
+    await asyncio.wait_for(read(), 10)
     return events
 
 
@@ -309,8 +321,8 @@ async def test_stream_sends_messages_events_handshakes_and_clears(
     assert events[2][1]["conn_id"] == 9
     # Stopping the server ends the stream (it must not hold the shutdown up).
     app[LIVE].close()
-    async with asyncio.timeout(10):
-        assert (await resp.content.read()).strip() == b""  # the end of the last event
+    rest = await asyncio.wait_for(resp.content.read(), 10)
+    assert rest.strip() == b""  # the end of the last event
     assert len(app[LIVE]) == 0
 
 
@@ -322,7 +334,7 @@ async def test_a_reader_that_falls_behind_is_dropped_not_waited_for(
     for n in range(QUEUE_SIZE + 10):
         hub.publish("handshake", {"n": n})  # never blocks
     assert len(hub) == 0 and slow.ended
-    received = []
+    received: list[int] = []
     while (batch := await slow.next()) is not None:
         received.extend(update.data["n"] for update in batch)
     assert received == list(range(QUEUE_SIZE - 1))  # in order, then the end

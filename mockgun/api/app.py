@@ -27,7 +27,6 @@ from .auth import authorised
 from .errors import Handler, error_middleware, not_emulated
 from .inflight import InFlight
 from .inspect import ui
-from .inspect.live import Hub
 from .keys import (
     CONFIG,
     CONNECTIONS,
@@ -40,6 +39,7 @@ from .keys import (
     SUMMARY,
     WEBHOOKS,
 )
+from .live import Hub
 
 
 def webhooks_from(config: Config) -> Webhooks:

@@ -12,7 +12,7 @@ from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog
 from ..tls.report import LiveSummary
 from .inflight import InFlight
-from .inspect.live import Hub
+from .live import Hub
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", MessageStore)

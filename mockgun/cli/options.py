@@ -136,3 +136,20 @@ def config_options(func: F) -> F:
     for name, _default, _setting in reversed(settings()):
         func = config_option(name)(func)
     return func
+
+
+def markdown_table(command: click.Command) -> str:
+    """The option table of ``command`` as docs/cli.md shows it (a test holds the two equal):
+    ``python -c 'from mockgun.cli.options import *; from mockgun.cli.serve import *;
+    print(markdown_table(serve_command))'`` prints it anew."""
+    rows = ["| option | variable | default | meaning |", "| --- | --- | --- | --- |"]
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.hidden:
+            continue
+        flags = "/".join(param.opts + param.secondary_opts)
+        default = param.show_default if isinstance(param.show_default, str) else param.default
+        shown = "" if default in (None, (), "") or param.show_default is False else f"`{default}`"
+        if param.is_flag and isinstance(param.default, bool) and param.secondary_opts:
+            shown = f"`{param.opts[0] if param.default else param.secondary_opts[0]}`"
+        rows.append(f"| `{flags}` | `{param.envvar}` | {shown} | {param.help} |")
+    return "\n".join(rows)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..clock import rfc3339
+
 if TYPE_CHECKING:
     from .handshake_log import HandshakeLog
 
@@ -275,13 +277,10 @@ class Tally:
             "bucket_seconds": width,
             "series": versions + [c for c in ("refused", "failed") if c in found],
             "buckets": [
-                {"start": _utc(start + i * width), "counts": dict(c)} for i, c in enumerate(totals)
+                {"start": rfc3339(start + i * width), "counts": dict(c)}
+                for i, c in enumerate(totals)
             ],
         }
-
-
-def _utc(epoch: int) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_report(contents: LogContents, source: str) -> Report:

@@ -9,9 +9,9 @@ from aiohttp import web
 from ...mailgun.errors import MailgunError, not_found
 from ...spool import Payload
 from ...store import StoredMessage
+from ..headers import content_disposition
 from ..keys import STORE
 from ..params import choice_param, float_param, optional_int
-from ..v3.stored import content_disposition
 from . import view
 from .sanitize import sanitise_html
 from .views import message_json

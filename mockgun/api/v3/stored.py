@@ -7,7 +7,6 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
@@ -15,6 +14,7 @@ from ...mailgun.errors import MailgunError, not_found
 from ...mailgun.send import parse_mailboxes
 from ...store import StoredMessage
 from ..form import read_form
+from ..headers import content_disposition
 from ..keys import CONFIG, STORE
 from ..urls import base_url
 from .messages import QUEUED, accept
@@ -144,12 +144,6 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
         content_type=part.get_content_type(),
         headers={"Content-Disposition": content_disposition(name)},
     )
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the exact one in RFC 5987 form."""
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @routes.post("/v3/domains/{domain}/messages/{key}")

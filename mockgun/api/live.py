@@ -18,10 +18,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...clock import rfc3339
-from ...store import MessageStore, StoredMessage
-from ...tls.handshake_log import HandshakeLog
-from ...tls.records import HandshakeRecord
+from ..clock import rfc3339
+from ..store import MessageStore, StoredMessage
+from ..tls.handshake_log import HandshakeLog
+from ..tls.records import HandshakeRecord
 
 #: Updates a subscriber may have waiting before it is dropped.
 QUEUE_SIZE = 1000
