@@ -74,10 +74,20 @@ def handshakes(port: int, version: str, seconds: int) -> tuple[float, int]:
     """Full new handshakes per second, and how many were made."""
     started = time.perf_counter()
     out = subprocess.run(
-        ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", f"-{version}",
-         "-time", str(seconds)],
-        capture_output=True, text=True, timeout=seconds + 30,
-    ).stdout  # fmt: skip
+        [
+            "openssl",
+            "s_time",
+            "-connect",
+            f"127.0.0.1:{port}",
+            "-new",
+            f"-{version}",
+            "-time",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
     match = re.search(r"(\d+) connections in ([\d.]+)s", out)
     if not match:
         raise SystemExit(f"unexpected s_time output: {out[-500:]}")
@@ -89,10 +99,19 @@ def handshakes(port: int, version: str, seconds: int) -> tuple[float, int]:
 def requests(port: int, connections: int, seconds: int) -> tuple[float, int]:
     """Keep-alive requests per second, and how many were made."""
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(HERE / "post.lua"),
-         f"https://127.0.0.1:{port}/v3/example.com/messages"],
-        capture_output=True, text=True, timeout=seconds + 30,
-    ).stdout  # fmt: skip
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-s",
+            str(HERE / "post.lua"),
+            f"https://127.0.0.1:{port}/v3/example.com/messages",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
     if not match or not total or "Non-2xx" in out:
@@ -125,9 +144,21 @@ def run_pair(mockgun_loop: str, plain_loop: str, rounds: int, seconds: int, tmp:
     certs = tmp / "certs"
     mockgun = start(
         f"mockgun ({mockgun_loop})",
-        [sys.executable, "-m", "mockgun", "serve", "--port", "0", "--certs-dir", str(certs),
-         "--handshake-log", str(tmp / "bench-handshakes.jsonl"), "--event-loop", mockgun_loop],
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mockgun",
+            "serve",
+            "--port",
+            "0",
+            "--certs-dir",
+            str(certs),
+            "--handshake-log",
+            str(tmp / "bench-handshakes.jsonl"),
+            "--event-loop",
+            mockgun_loop,
+        ],
+    )
     plain = start(
         f"plain TCPSite ({plain_loop})",
         [sys.executable, str(HERE / "plain_server.py"), str(certs), plain_loop],
@@ -182,10 +213,21 @@ def ceiling(rounds: int, seconds: int, tmp: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(paths.server_cert),
-         "-key", str(paths.server_key), "-www", "-quiet"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            "openssl",
+            "s_server",
+            "-accept",
+            f"127.0.0.1:{port}",
+            "-cert",
+            str(paths.server_cert),
+            "-key",
+            str(paths.server_key),
+            "-www",
+            "-quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -59,9 +59,13 @@ def main() -> None:
             sides = {
                 "A mockgun healthcheck": [mockgun_bin, "healthcheck"],
                 "B bare http.client": [
-                    sys.executable, "-c", BARE, str(server.port), str(server.ca_file)
+                    sys.executable,
+                    "-c",
+                    BARE,
+                    str(server.port),
+                    str(server.ca_file),
                 ],
-            }  # fmt: skip
+            }
             results: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
             for r in range(args.rounds):
                 order = list(sides.items())

@@ -85,9 +85,19 @@ def main() -> None:
         certs = Path(tmp) / "certs"
         mockgun = start(
             "mockgun",
-            [sys.executable, "-m", "mockgun", "serve", "--port", "0", "--certs-dir", str(certs),
-             "--handshake-log", str(Path(tmp) / "log.jsonl")],
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mockgun",
+                "serve",
+                "--port",
+                "0",
+                "--certs-dir",
+                str(certs),
+                "--handshake-log",
+                str(Path(tmp) / "log.jsonl"),
+            ],
+        )
         try:
             for r in range(args.rounds):
                 for watched in (True, False) if r % 2 == 0 else (False, True):
@@ -109,8 +119,10 @@ def main() -> None:
         finally:
             mockgun.stop()
     ratios = [a / b for a, b in zip(rates["page"], rates["none"], strict=True)]
-    print(f"\n### sends/s with a live page open vs none, {args.connections} connections, "
-          f"{args.rounds} rounds of {args.seconds}s\n")  # fmt: skip
+    print(
+        f"\n### sends/s with a live page open vs none, {args.connections} connections, "
+        f"{args.rounds} rounds of {args.seconds}s\n"
+    )
     cpu_ratios = [a / b for a, b in zip(cpu["page"], cpu["none"], strict=True)]
     print("| | page open | no page | ratio, median of rounds (min-max) |")
     print("| --- | --- | --- | --- |")

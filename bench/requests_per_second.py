@@ -29,9 +29,21 @@ def main() -> None:
         certs = Path(tmp) / "certs"
         mockgun = start(
             f"mockgun ({args.loop})",
-            [sys.executable, "-m", "mockgun", "serve", "--port", "0", "--certs-dir", str(certs),
-             "--handshake-log", str(Path(tmp) / "log.jsonl"), "--event-loop", args.loop],
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mockgun",
+                "serve",
+                "--port",
+                "0",
+                "--certs-dir",
+                str(certs),
+                "--handshake-log",
+                str(Path(tmp) / "log.jsonl"),
+                "--event-loop",
+                args.loop,
+            ],
+        )
         baseline = start(
             f"parse-only handler ({args.loop})",
             [sys.executable, str(HERE / "parse_only_server.py"), str(certs), args.loop],

@@ -52,10 +52,13 @@ def upload(server: MockgunProcess, mib: int) -> None:
     payload = os.urandom(mib * 2**20)
     started = time.perf_counter()
     resp = session.post(
-        url, auth=("api", "k"), data={**FORM, "to": "big@example.com"},
+        url,
+        auth=("api", "k"),
+        data={**FORM, "to": "big@example.com"},
         files=[("attachment", ("big.bin", payload, "application/octet-stream"))],
-        verify=str(server.ca_file), timeout=120,
-    )  # fmt: skip
+        verify=str(server.ca_file),
+        timeout=120,
+    )
     elapsed = time.perf_counter() - started
     assert resp.status_code == 200, resp.text
     peak = status_kib(pid, "VmHWM")
@@ -108,14 +111,29 @@ def startup(fresh: bool) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         certs = Path(tmp) / "certs"
         if not fresh:
-            subprocess.run([sys.executable, "-m", "mockgun", "certs", "--certs-dir", str(certs)],
-                           check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                [sys.executable, "-m", "mockgun", "certs", "--certs-dir", str(certs)],
+                check=True,
+                capture_output=True,
+            )
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mockgun", "serve", "--port", "0", "--certs-dir", str(certs),
-             "--handshake-log", str(Path(tmp) / "log")],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mockgun",
+                "serve",
+                "--port",
+                "0",
+                "--certs-dir",
+                str(certs),
+                "--handshake-log",
+                str(Path(tmp) / "log"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert proc.stdout is not None
         line = proc.stdout.readline()
         port = int(line.split("https://127.0.0.1:")[1].split()[0])

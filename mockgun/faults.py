@@ -41,8 +41,14 @@ STATUS_MESSAGES = {
 }
 ACTIONS = ("status", "delay", "drop", "stall")
 ENDPOINTS = ("messages", "messages.mime", "any")
-_MATCH_KEYS = {"domain": "domain", "to": "recipient", "recipient": "recipient",
-               "from": "sender", "sender": "sender", "endpoint": "endpoint"}  # fmt: skip
+_MATCH_KEYS = {
+    "domain": "domain",
+    "to": "recipient",
+    "recipient": "recipient",
+    "from": "sender",
+    "sender": "sender",
+    "endpoint": "endpoint",
+}
 #: How every magic recipient's local part starts (``fault-503@``, ``fault-drop@``, ...).
 MAGIC_PREFIX = "fault-"
 _MAGIC = re.compile(
@@ -107,13 +113,20 @@ class FaultRule:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "rule": self.source or describe(self), "action": self.action,
+            "id": self.id,
+            "rule": self.source or describe(self),
+            "action": self.action,
             "status": self.status if self.action == "status" else None,
             "delay": self.delay if self.action == "delay" else None,
-            "domain": self.domain, "recipient": self.recipient, "sender": self.sender,
-            "endpoint": self.endpoint, "times": self.times, "percent": self.percent,
-            "seed": self.seed, "hits": self.hits,
-        }  # fmt: skip
+            "domain": self.domain,
+            "recipient": self.recipient,
+            "sender": self.sender,
+            "endpoint": self.endpoint,
+            "times": self.times,
+            "percent": self.percent,
+            "seed": self.seed,
+            "hits": self.hits,
+        }
 
 
 def _glob(pattern: str, value: str) -> bool:
@@ -273,10 +286,15 @@ class FaultBook:
 
     def record(self, rule: FaultRule, request: FaultTarget, ts: str) -> dict[str, Any]:
         entry = {
-            "ts": ts, "rule_id": rule.id, "rule": rule.source or describe(rule),
-            "action": rule.action, "status": rule.status if rule.action == "status" else None,
-            "endpoint": request.endpoint, "domain": request.domain,
-            "recipients": request.recipients, "sender": request.sender,
-        }  # fmt: skip
+            "ts": ts,
+            "rule_id": rule.id,
+            "rule": rule.source or describe(rule),
+            "action": rule.action,
+            "status": rule.status if rule.action == "status" else None,
+            "endpoint": request.endpoint,
+            "domain": request.domain,
+            "recipients": request.recipients,
+            "sender": request.sender,
+        }
         self.injected.append(entry)
         return entry

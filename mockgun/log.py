@@ -12,6 +12,9 @@ import logging
 import sys
 
 logger = logging.getLogger("mockgun")
+# A library's logger: without this, logging's last-resort handler would print warnings on
+# the terminal of a program that configured no logging.
+logger.addHandler(logging.NullHandler())
 
 
 def to_stderr(level: int = logging.INFO) -> logging.Handler:

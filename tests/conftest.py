@@ -78,7 +78,10 @@ def node_modules() -> Path:
     modules = NODE_DIR / "node_modules"
     if not (modules / ".package-lock.json").is_file():
         subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300,
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            check=True,
+            timeout=300,
             capture_output=True,
-        )  # fmt: skip
+        )
     return modules

@@ -124,13 +124,20 @@ def start_mockgun(
 ) -> MockgunProcess:
     log_path = tmp_path / f"handshakes-{time.monotonic_ns()}.jsonl"
     cmd = [
-        sys.executable, "-m", "mockgun", "serve",
-        "--port", "0",
-        "--certs-dir", str(certs_dir),
-        "--handshake-log", str(log_path),
-        "--handshake-timeout", "3",
+        sys.executable,
+        "-m",
+        "mockgun",
+        "serve",
+        "--port",
+        "0",
+        "--certs-dir",
+        str(certs_dir),
+        "--handshake-log",
+        str(log_path),
+        "--handshake-timeout",
+        "3",
         *args,
-    ]  # fmt: skip
+    ]
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,

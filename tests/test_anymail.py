@@ -25,9 +25,11 @@ def server(spawn: Callable[..., MockgunProcess]) -> MockgunProcess:
 def run_app(server: MockgunProcess, scenario: str, *, key: str = KEY) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, str(APP), f"{server.base_url}/v3", key, scenario],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "REQUESTS_CA_BUNDLE": str(server.ca_file)},
-    )  # fmt: skip
+    )
     assert out.returncode == 0, out.stderr
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -61,8 +63,9 @@ def test_anymail_batch_send_substitutes_per_recipient(server: MockgunProcess) ->
     assert result["status"] == ["queued"]
     [message_id] = set(result["recipients"].values())
     copies = inspect(server, f"/mockgun/messages/{message_id}")["copies"]
-    subjects = {c["recipient"]: c["mime"].split("Subject: ", 1)[1].split("\n", 1)[0].strip()
-                for c in copies}  # fmt: skip
+    subjects = {
+        c["recipient"]: c["mime"].split("Subject: ", 1)[1].split("\n", 1)[0].strip() for c in copies
+    }
     assert subjects == {"ann@example.com": "Hello Ann", "bob@example.com": "Hello Bob"}
 
 

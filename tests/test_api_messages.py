@@ -68,13 +68,20 @@ async def test_multipart_repeated_and_comma_separated_recipients(client: Client)
     assert status == 200
     [message] = await stored(client)
     assert [t["address"] for t in message["to"]] == [
-        "b@example.com", "c@example.com", "d@example.com", "b@example.com",
-    ]  # fmt: skip
+        "b@example.com",
+        "c@example.com",
+        "d@example.com",
+        "b@example.com",
+    ]
     assert message["to"][1]["name"] == "Last, First"
     assert message["recipients"] == [
-        "b@example.com", "c@example.com", "d@example.com",
-        "e@example.com", "f@example.com", "g@example.com",
-    ]  # fmt: skip
+        "b@example.com",
+        "c@example.com",
+        "d@example.com",
+        "e@example.com",
+        "f@example.com",
+        "g@example.com",
+    ]
     assert message["fields"]["o:tag"] == ["one", "two"]
 
 
@@ -109,21 +116,42 @@ BAD_INPUTS = [
     ({k: v for k, v in GOOD.items() if k != "subject"}, 400, "subject parameter is missing"),
     ({k: v for k, v in GOOD.items() if k != "text"}, 400, MISSING),
     ({**GOOD, "text": ""}, 400, MISSING),
-    ({**GOOD, "html": "<p>x</p>", "template": "welcome"}, 400,
-     "Only one parameters 'html' or 'template' is allowed"),
-    ({**GOOD, "to": "not-an-address"}, 400,
-     "to parameter is not a valid address. please check documentation"),
-    ({**GOOD, "from": "a@@example.com"}, 400,
-     "from parameter is not a valid address. please check documentation"),
-    ({**GOOD, "cc": "x y@example.com"}, 400,
-     "cc parameter is not a valid address. please check documentation"),
-    ({**GOOD, "to": ",".join(f"u{i}@example.com" for i in range(1001))}, 400,
-     "Too many recipients, max is 1000"),
-    ({**GOOD, "v:big": "x" * 17000}, 400,
-     "Send options (parameters starting with o:, h:, or v:) are limited to 16 kB total"),
-    ({**GOOD, "recipient-variables": "{not json"}, 400,
-     "'recipient-variables' parameter is not a valid JSON"),
-]  # fmt: skip
+    (
+        {**GOOD, "html": "<p>x</p>", "template": "welcome"},
+        400,
+        "Only one parameters 'html' or 'template' is allowed",
+    ),
+    (
+        {**GOOD, "to": "not-an-address"},
+        400,
+        "to parameter is not a valid address. please check documentation",
+    ),
+    (
+        {**GOOD, "from": "a@@example.com"},
+        400,
+        "from parameter is not a valid address. please check documentation",
+    ),
+    (
+        {**GOOD, "cc": "x y@example.com"},
+        400,
+        "cc parameter is not a valid address. please check documentation",
+    ),
+    (
+        {**GOOD, "to": ",".join(f"u{i}@example.com" for i in range(1001))},
+        400,
+        "Too many recipients, max is 1000",
+    ),
+    (
+        {**GOOD, "v:big": "x" * 17000},
+        400,
+        "Send options (parameters starting with o:, h:, or v:) are limited to 16 kB total",
+    ),
+    (
+        {**GOOD, "recipient-variables": "{not json"},
+        400,
+        "'recipient-variables' parameter is not a valid JSON",
+    ),
+]
 
 
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])

@@ -75,9 +75,13 @@ def _spki_hash(cert_file: Path) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, certs: CertPaths) -> Iterator[MockgunProcess]:
     proc = start_mockgun(
-        tmp_path_factory.mktemp("ui"), certs.directory, "--api-key", KEY,
-        "--handshake-timeout", "1",
-    )  # fmt: skip
+        tmp_path_factory.mktemp("ui"),
+        certs.directory,
+        "--api-key",
+        KEY,
+        "--handshake-timeout",
+        "1",
+    )
     yield proc
     assert proc.stop() == 0
 
@@ -146,9 +150,13 @@ def send(server: MockgunProcess, domain: str = "shop.example", **fields: Any) ->
     files = fields.pop("files", None)
     data = {"from": "Shop <orders@shop.example>", "to": "ann@example.org", "text": "Hi", **fields}
     resp = requests.post(
-        f"{server.base_url}/v3/{domain}/messages", data=data, files=files,
-        auth=("api", KEY), verify=str(server.ca_file), timeout=10,
-    )  # fmt: skip
+        f"{server.base_url}/v3/{domain}/messages",
+        data=data,
+        files=files,
+        auth=("api", KEY),
+        verify=str(server.ca_file),
+        timeout=10,
+    )
     assert resp.status_code == 200, resp.text
     return str(resp.json()["id"]).strip("<>")
 
@@ -159,9 +167,11 @@ def inspect(server: MockgunProcess, path: str) -> Any:
 
 def clear(server: MockgunProcess) -> None:
     requests.delete(
-        f"{server.base_url}/mockgun/messages", auth=("api", KEY), verify=str(server.ca_file),
+        f"{server.base_url}/mockgun/messages",
+        auth=("api", KEY),
+        verify=str(server.ca_file),
         timeout=10,
-    ).raise_for_status()  # fmt: skip
+    ).raise_for_status()
 
 
 # ---- messages -----------------------------------------------------------------------------
@@ -170,17 +180,24 @@ def clear(server: MockgunProcess) -> None:
 def test_messages_are_listed_searched_and_opened(tab: Page, server: MockgunProcess) -> None:
     clear(server)
     send(server, subject="Invoice 1042", **{"o:tag": "billing"}, domain="shop.example")
-    send(server, subject="Welcome aboard", to="bob@example.org", **{"o:tag": "onboarding"},
-         domain="hello.example")  # fmt: skip
+    send(
+        server,
+        subject="Welcome aboard",
+        to="bob@example.org",
+        **{"o:tag": "onboarding"},
+        domain="hello.example",
+    )
     invoice = send(
-        server, subject="Invoice 1043", **{"o:tag": "billing", "h:X-Order": "1043"},
+        server,
+        subject="Invoice 1043",
+        **{"o:tag": "billing", "h:X-Order": "1043"},
         html='<h1>Your invoice</h1><p>Total: <b>42 EUR</b></p><img src="cid:logo.png" alt="logo">',
         text="Total: 42 EUR",
         files=[
             ("attachment", ("invoice-1043.pdf", b"%PDF-1.4 fake", "application/pdf")),
             ("inline", ("logo.png", base64.b64decode(PNG_1X1), "image/png")),
         ],
-    )  # fmt: skip
+    )
     response = tab.open()
     assert response.url.endswith("/mockgun/")  # "/" leads to the page
     subjects = "#messages tbody tr[data-id] td:nth-child(2)"
@@ -285,9 +302,14 @@ def test_text_has_readable_contrast(tab: Page, server: MockgunProcess) -> None:
     tab.open()
     tab.page.wait_for_selector("#messages .badge.tag")
     checked = [
-        "#messages tbody td", "#messages .badge.tag", "#messages-summary", "#live",
-        "#nav-messages", "#messages thead th", "#messages tbody a",
-    ]  # fmt: skip
+        "#messages tbody td",
+        "#messages .badge.tag",
+        "#messages-summary",
+        "#live",
+        "#nav-messages",
+        "#messages thead th",
+        "#messages tbody a",
+    ]
     tab.page.goto(f"{server.base_url}/mockgun/#/handshakes")
     tab.page.wait_for_selector("#handshakes .badge")
     checked_hs = ["#handshakes .badge", "#handshakes-summary", "figcaption", "#clients tbody td"]
@@ -306,9 +328,10 @@ def test_each_view_passes_axe(browser: Any, server: MockgunProcess, node_modules
     clear(server)
     message_id = send(server, subject="Accessible", html="<p>Hi</p>", **{"o:tag": "a11y"})
     context = browser.new_context(
-        http_credentials={"username": "api", "password": KEY}, bypass_csp=True,
+        http_credentials={"username": "api", "password": KEY},
+        bypass_csp=True,
         viewport={"width": 1280, "height": 800},
-    )  # fmt: skip
+    )
     try:
         page = context.new_page()
         found = {}
@@ -359,8 +382,10 @@ def test_live_updates_arrive_without_a_reload(tab: Page, server: MockgunProcess)
     tab.page.wait_for_selector("#message-events tbody tr:has-text('delivered')")
     resp = requests.post(
         f"{server.base_url}/mockgun/events/shop.example/opened/{message_id}",
-        auth=("api", KEY), verify=str(server.ca_file), timeout=10,
-    )  # fmt: skip
+        auth=("api", KEY),
+        verify=str(server.ca_file),
+        timeout=10,
+    )
     assert resp.status_code == 201
     tab.page.wait_for_selector("#message-events tbody tr:has-text('opened')")
 

@@ -52,18 +52,23 @@ def test_verifying_clients_refuse_the_canary(server: MockgunProcess) -> None:
 def test_a_client_that_skips_verification_is_caught(server: MockgunProcess) -> None:
     port = canary_port(server)
     resp = requests.post(
-        f"https://localhost:{port}/v3/example.com/messages", auth=("api", "k"),
+        f"https://localhost:{port}/v3/example.com/messages",
+        auth=("api", "k"),
         data={"from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t"},
-        headers={"User-Agent": "careless-app/1.0"}, verify=False, timeout=10,  # noqa: S501 - the point
-    )  # fmt: skip
+        headers={"User-Agent": "careless-app/1.0"},
+        verify=False,  # noqa: S501 - the point
+        timeout=10,
+    )
     assert resp.status_code == 403 and "does not verify TLS certificates" in resp.json()["message"]
     insecure = wait_for(
         lambda: [x for x in server.handshakes() if x["outcome"] == "insecure"],
         what="an insecure line",
     )[0]
     assert (insecure["user_agent"], insecure["sni"], insecure["path"]) == (
-        "careless-app/1.0", "localhost", "/v3/example.com/messages",
-    )  # fmt: skip
+        "careless-app/1.0",
+        "localhost",
+        "/v3/example.com/messages",
+    )
     assert insecure["ja4"].startswith("t13d")
     assert (
         requests.get(
@@ -77,8 +82,10 @@ def test_a_client_that_skips_verification_is_caught(server: MockgunProcess) -> N
     # Without insecure requests the gate passes.
     clean = subprocess.run(
         [sys.executable, "-m", "mockgun", "handshakes", "--fail-on-insecure", "/dev/null"],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert clean.returncode == 0
 
 

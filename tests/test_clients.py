@@ -105,15 +105,27 @@ def test_curl_multipart_over_tls12(mockgun_process: MockgunProcess, tmp_path: Pa
     attachment = tmp_path / "invoice.pdf"
     attachment.write_bytes(b"%PDF-1.4 not really")
     result = curl(
-        "--tlsv1.2", "--tls-max", "1.2",
-        "--cacert", str(mockgun_process.ca_file),
-        "-u", "api:key-anything",
+        "--tlsv1.2",
+        "--tls-max",
+        "1.2",
+        "--cacert",
+        str(mockgun_process.ca_file),
+        "-u",
+        "api:key-anything",
         f"https://localhost:{mockgun_process.port}/v3/example.com/messages",
-        "-F", "from=a@example.com", "-F", "to=b@example.com",
-        "-F", "subject=hi", "-F", "text=hello",
-        "-F", f"attachment=@{attachment}",
-        "-w", "\n%{http_code}",
-    )  # fmt: skip
+        "-F",
+        "from=a@example.com",
+        "-F",
+        "to=b@example.com",
+        "-F",
+        "subject=hi",
+        "-F",
+        "text=hello",
+        "-F",
+        f"attachment=@{attachment}",
+        "-w",
+        "\n%{http_code}",
+    )
     assert result.returncode == 0, result.stderr
     body, status = result.stdout.rsplit("\n", 1)
     assert status == "200"
@@ -126,11 +138,20 @@ def test_curl_multipart_over_tls12(mockgun_process: MockgunProcess, tmp_path: Pa
 
 def test_curl_urlencoded(mockgun_process: MockgunProcess) -> None:
     result = curl(
-        "--cacert", str(mockgun_process.ca_file), "-u", "api:key-anything",
+        "--cacert",
+        str(mockgun_process.ca_file),
+        "-u",
+        "api:key-anything",
         f"{mockgun_process.base_url}/v3/example.com/messages",
-        "-d", "from=a@example.com", "-d", "to=b@example.com,c@example.com",
-        "-d", "subject=hi", "--data-urlencode", "html=<p>a & b</p>",
-    )  # fmt: skip
+        "-d",
+        "from=a@example.com",
+        "-d",
+        "to=b@example.com,c@example.com",
+        "-d",
+        "subject=hi",
+        "--data-urlencode",
+        "html=<p>a & b</p>",
+    )
     assert result.returncode == 0, result.stderr
     detail = message_detail(mockgun_process, json.loads(result.stdout)["id"])
     assert detail["html"] == "<p>a & b</p>"
@@ -140,10 +161,15 @@ def test_curl_urlencoded(mockgun_process: MockgunProcess) -> None:
 def test_curl_with_tls11_is_refused(mockgun_process: MockgunProcess) -> None:
     before = len(mockgun_process.handshakes())
     result = curl(
-        "--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT:@SECLEVEL=0",
-        "--cacert", str(mockgun_process.ca_file),
+        "--tlsv1.1",
+        "--tls-max",
+        "1.1",
+        "--ciphers",
+        "DEFAULT:@SECLEVEL=0",
+        "--cacert",
+        str(mockgun_process.ca_file),
         f"{mockgun_process.base_url}/mockgun/health",
-    )  # fmt: skip
+    )
     assert result.returncode != 0
     # The server saw the attempt, so curl really offered TLS 1.1 (and nothing newer).
     assert mockgun_process.wait_handshakes(before + 1)[before]["outcome"] == "rejected"

@@ -122,9 +122,14 @@ def test_defaults_come_from_config() -> None:
 
 def test_the_public_api_is_pinned() -> None:
     assert mockgun.__all__ == [
-        "Config", "Server", "ThreadedServer", "__version__", "create_app", "serve",
+        "Config",
+        "Server",
+        "ThreadedServer",
+        "__version__",
+        "create_app",
+        "serve",
         "serve_in_thread",
-    ]  # fmt: skip
+    ]
     for name in mockgun.__all__:
         assert getattr(mockgun, name) is not None
 

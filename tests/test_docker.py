@@ -120,9 +120,21 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
     certs, logs = writable_dir(tmp_path / "certs"), writable_dir(tmp_path / "logs")
     name = f"mockgun-test-{uuid.uuid4().hex[:8]}"
     started = run(
-        docker, "run", "-d", "--name", name, "-p", "127.0.0.1::8443",
-        "-v", f"{certs}:/certs", "-v", f"{logs}:/logs", "-e", "MOCKGUN_HOSTNAME=mockgun", image,
-    )  # fmt: skip
+        docker,
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        "127.0.0.1::8443",
+        "-v",
+        f"{certs}:/certs",
+        "-v",
+        f"{logs}:/logs",
+        "-e",
+        "MOCKGUN_HOSTNAME=mockgun",
+        image,
+    )
     assert started.returncode == 0, started.stderr
     try:
         port = int(run(docker, "port", name, "8443").stdout.split(":")[-1])
@@ -141,11 +153,14 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
 
         conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
         conn.request(
-            "POST", "/v3/example.com/messages",
+            "POST",
+            "/v3/example.com/messages",
             body="from=a%40example.com&to=b%40example.com&subject=hi&text=hello",
-            headers={"Authorization": "Basic YXBpOmtleQ==",
-                     "Content-Type": "application/x-www-form-urlencoded"},
-        )  # fmt: skip
+            headers={
+                "Authorization": "Basic YXBpOmtleQ==",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         resp = conn.getresponse()
         assert (resp.status, json.loads(resp.read())["message"]) == (200, "Queued. Thank you.")
         assert conn.sock is not None and conn.sock.version() == "TLSv1.2"

@@ -34,15 +34,23 @@ async def add_rule(client: Client, rule: str) -> dict[str, Any]:
 def test_rule_syntax() -> None:
     rule = parse_rule("429 to=*@example.com times=2 retry-after=3")
     assert (rule.action, rule.status, rule.recipient, rule.times, rule.retry_after) == (
-        "status", 429, "*@example.com", 2, 3,
-    )  # fmt: skip
+        "status",
+        429,
+        "*@example.com",
+        2,
+        3,
+    )
     assert parse_rule("delay=2.5s from=a@x.com").delay == 2.5
     assert parse_rule("drop endpoint=messages.mime").endpoint == "messages.mime"
     for bad, message in [
-        ("", "needs an action"), ("418", "status 418 is not one of"), ("429 503", "one action"),
-        ("503 colour=red", "unknown word"), ("503 percent=120", "between 0 and 100"),
-        ("503 times=0", "at least 1"), ("503 endpoint=events", "endpoint must be one of"),
-    ]:  # fmt: skip
+        ("", "needs an action"),
+        ("418", "status 418 is not one of"),
+        ("429 503", "one action"),
+        ("503 colour=red", "unknown word"),
+        ("503 percent=120", "between 0 and 100"),
+        ("503 times=0", "at least 1"),
+        ("503 endpoint=events", "endpoint must be one of"),
+    ]:
         with pytest.raises(RuleError, match=message):
             parse_rule(bad)
 
@@ -59,8 +67,9 @@ async def test_next_n_matching_requests_fail_then_pass(client: Client) -> None:
     faults = await (await client.get("/mockgun/faults")).json()
     assert faults["rules"][0]["hits"] == 2
     assert [(i["status"], i["recipients"]) for i in faults["injected"]] == [
-        (429, ["a@victim.example"]), (429, ["a@victim.example"]),
-    ]  # fmt: skip
+        (429, ["a@victim.example"]),
+        (429, ["a@victim.example"]),
+    ]
     stored = (await (await client.get("/mockgun/messages")).json())["items"]
     assert len(stored) == 2  # the failed ones were not accepted
 
@@ -121,13 +130,20 @@ def test_drop_closes_the_connection_and_the_sdk_retries_through_a_429(
     spawn: Callable[..., MockgunProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = spawn(
-        "--fault", "drop to=drop@example.com",
-        "--fault", "429 to=busy@example.com times=1 retry-after=1",
-    )  # fmt: skip
+        "--fault",
+        "drop to=drop@example.com",
+        "--fault",
+        "429 to=busy@example.com times=1 retry-after=1",
+    )
     url = f"{server.base_url}/v3/example.com/messages"
     with pytest.raises(requests.ConnectionError):
-        requests.post(url, auth=("api", "k"), data={**SEND, "to": "drop@example.com"},
-                      verify=str(server.ca_file), timeout=10)  # fmt: skip
+        requests.post(
+            url,
+            auth=("api", "k"),
+            data={**SEND, "to": "drop@example.com"},
+            verify=str(server.ca_file),
+            timeout=10,
+        )
     # The official SDK retries a 429 by itself: the rule for one request costs it one retry.
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
     sdk = MailgunClient(auth=("api", "k"), api_url=server.base_url, retry_policy=NO_WAIT)
@@ -149,21 +165,28 @@ def test_fault_rules_from_the_environment(spawn: Callable[..., MockgunProcess]) 
         f"{server.base_url}/mockgun/faults", verify=str(server.ca_file), timeout=10
     )
     assert [r["rule"] for r in faults.json()["rules"]] == [
-        "503 to=a@example.com", "delay=0.1 to=b@example.com",
-    ]  # fmt: skip
+        "503 to=a@example.com",
+        "delay=0.1 to=b@example.com",
+    ]
 
 
 def test_each_rule_kind_through_the_official_sdk(
     spawn: Callable[..., MockgunProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = spawn(
-        "--request-timeout", "0.2",
-        "--fault", "503 to=flaky@example.com times=2",
-        "--fault", "500 to=down@example.com",
-        "--fault", "delay=0.5 to=slow@example.com",
-        "--fault", "stall to=stuck@example.com",
-        "--fault", "drop to=gone@example.com",
-    )  # fmt: skip
+        "--request-timeout",
+        "0.2",
+        "--fault",
+        "503 to=flaky@example.com times=2",
+        "--fault",
+        "500 to=down@example.com",
+        "--fault",
+        "delay=0.5 to=slow@example.com",
+        "--fault",
+        "stall to=stuck@example.com",
+        "--fault",
+        "drop to=gone@example.com",
+    )
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
     sdk = MailgunClient(auth=("api", "k"), api_url=server.base_url, retry_policy=NO_WAIT)
     # A stalled request is held ~2 s per attempt: one attempt shows it as well as four.

@@ -89,12 +89,19 @@ async def test_mime_has_everything_that_was_sent_and_no_bcc(client: Client) -> N
     fields = [
         ("from", "Shop <shop@example.com>"),
         ("to", '"Last, First" <a@example.com>, b@example.com'),
-        ("cc", "c@example.com"), ("bcc", "hidden@example.com"),
-        ("subject", "Grüße"), ("text", "plain body"),
+        ("cc", "c@example.com"),
+        ("bcc", "hidden@example.com"),
+        ("subject", "Grüße"),
+        ("text", "plain body"),
         ("html", '<p>hi <img src="cid:logo.png"></p>'),
-        ("o:tag", "receipts"), ("o:tag", "eu"), ("v:order", "1234"), ("v:json", '{"a": 1}'),
-        ("h:Reply-To", "help@example.com"), ("h:X-Custom", "yes"), ("h:Message-Id", "<mine@x>"),
-    ]  # fmt: skip
+        ("o:tag", "receipts"),
+        ("o:tag", "eu"),
+        ("v:order", "1234"),
+        ("v:json", '{"a": 1}'),
+        ("h:Reply-To", "help@example.com"),
+        ("h:X-Custom", "yes"),
+        ("h:Message-Id", "<mine@x>"),
+    ]
     for name, value in fields:
         form.add_field(name, value)
     form.add_field("attachment", b"a,b\n", filename="report.csv", content_type="text/csv")
@@ -129,10 +136,12 @@ async def test_batch_send_makes_one_copy_per_recipient(client: Client) -> None:
         "b@example.com": {"name": "Bob", "id": 2},
     }
     data = {
-        **BASE, "to": ["Ann <a@example.com>", "b@example.com"],
-        "subject": "Hi %recipient.name%", "text": "Your id is %recipient.id%.%recipient.nope%",
+        **BASE,
+        "to": ["Ann <a@example.com>", "b@example.com"],
+        "subject": "Hi %recipient.name%",
+        "text": "Your id is %recipient.id%.%recipient.nope%",
         "recipient-variables": json.dumps(variables),
-    }  # fmt: skip
+    }
     status, body = await send(client, data)
     assert status == 200
     detail = await (await client.get(f"/mockgun/messages/{body['id']}")).json()
@@ -166,9 +175,11 @@ async def test_accepted_and_delivered_events_per_recipient(client: Client) -> No
     page = await events(client, "?ascending=yes")
     items = page["items"]
     assert [(e["event"], e["recipient"]) for e in items] == [
-        ("accepted", "a@example.com"), ("accepted", "b@example.net"),
-        ("delivered", "a@example.com"), ("delivered", "b@example.net"),
-    ]  # fmt: skip
+        ("accepted", "a@example.com"),
+        ("accepted", "b@example.net"),
+        ("delivered", "a@example.com"),
+        ("delivered", "b@example.net"),
+    ]
     accepted = items[0]
     assert accepted["message"]["headers"]["message-id"] == body["id"].strip("<>")
     assert accepted["message"]["headers"]["to"] == "a@example.com, B <b@example.net>"
@@ -234,18 +245,24 @@ async def test_event_filters(client: Client) -> None:
         ("delivered", "x@example.com")
     ]
     assert await pairs("event=accepted OR delivered&recipient=x@example.com") == [
-        ("accepted", "x@example.com"), ("delivered", "x@example.com"),
-    ]  # fmt: skip
+        ("accepted", "x@example.com"),
+        ("delivered", "x@example.com"),
+    ]
     assert len((await events(client, "", domain="other.example"))["items"]) == 2
 
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("?limit=301", "'limit' must be between 1 and 300"),
-     ("?limit=x", "'limit' must be a whole number"),
-     ("?begin=yesterday", "'begin' must be epoch seconds or an RFC 2822 date"),
-     ("?begin=100&end=50&ascending=yes", "'ascending' contradicts the order of 'begin' and 'end'")],
-)  # fmt: skip
+    [
+        ("?limit=301", "'limit' must be between 1 and 300"),
+        ("?limit=x", "'limit' must be a whole number"),
+        ("?begin=yesterday", "'begin' must be epoch seconds or an RFC 2822 date"),
+        (
+            "?begin=100&end=50&ascending=yes",
+            "'ascending' contradicts the order of 'begin' and 'end'",
+        ),
+    ],
+)
 async def test_bad_event_queries(client: Client, query: str, message: str) -> None:
     resp = await client.get(f"/v3/example.com/events{query}", headers=AUTH)
     assert (resp.status, await resp.json()) == (400, {"message": message})
@@ -418,8 +435,9 @@ async def test_event_retention_cap_counts_what_it_evicts(
         await send(client, {**BASE, "to": f"u{i}@example.com"})  # 2 events each
     items = (await events(client, "?ascending=yes"))["items"]
     assert [(e["event"], e["recipient"]) for e in items] == [
-        ("delivered", "u1@example.com"), ("accepted", "u2@example.com"),
+        ("delivered", "u1@example.com"),
+        ("accepted", "u2@example.com"),
         ("delivered", "u2@example.com"),
-    ]  # fmt: skip
+    ]
     health = await (await client.get("/mockgun/health")).json()
     assert (health["events"], health["events_evicted"]) == (3, 3)

@@ -17,15 +17,44 @@ from support import AUTH, Client
 
 from mockgun import Config, create_app
 
-FIELDS = ["from", "to", "cc", "bcc", "subject", "text", "html", "amp-html", "template",
-          "o:tag", "o:testmode", "o:deliverytime", "h:X-Fuzz", "v:fuzz", "t:variables",
-          "recipient-variables", "attachment", "inline"]  # fmt: skip
+FIELDS = [
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "text",
+    "html",
+    "amp-html",
+    "template",
+    "o:tag",
+    "o:testmode",
+    "o:deliverytime",
+    "h:X-Fuzz",
+    "v:fuzz",
+    "t:variables",
+    "recipient-variables",
+    "attachment",
+    "inline",
+]
 hostile = st.one_of(
     st.text(max_size=60),
-    st.sampled_from(["a@example.com", "A <a@example.com>", '"x, y" <b@example.com>', "yes",
-                     "Mon, 01 Jan 2029 10:00:00 +0000", "{}", '{"a@example.com": {"k": 1}}',
-                     "\r\nBcc: evil@example.com", "\x00", "../../etc/passwd", "%recipient.k%"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "a@example.com",
+            "A <a@example.com>",
+            '"x, y" <b@example.com>',
+            "yes",
+            "Mon, 01 Jan 2029 10:00:00 +0000",
+            "{}",
+            '{"a@example.com": {"k": 1}}',
+            "\r\nBcc: evil@example.com",
+            "\x00",
+            "../../etc/passwd",
+            "%recipient.k%",
+        ]
+    ),
+)
 GOOD = [("from", "a@example.com"), ("to", "b@example.com"), ("subject", "s"), ("text", "t")]
 
 
@@ -69,9 +98,10 @@ async def test_fuzzed_multipart_sends(client: Client, extra: list[tuple[str, str
     except UnicodeEncodeError:
         return
     resp = await client.post(
-        "/v3/example.com/messages", data=body,
+        "/v3/example.com/messages",
+        data=body,
         headers={**AUTH, "Content-Type": "multipart/form-data; boundary=XyZ"},
-    )  # fmt: skip
+    )
     await check(client, resp)
 
 
@@ -83,9 +113,10 @@ async def test_fuzzed_urlencoded_sends(client: Client, extra: list[tuple[str, st
     except UnicodeEncodeError:
         return
     resp = await client.post(
-        "/v3/example.com/messages", data=body,
+        "/v3/example.com/messages",
+        data=body,
         headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"},
-    )  # fmt: skip
+    )
     await check(client, resp)
 
 

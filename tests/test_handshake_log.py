@@ -19,8 +19,15 @@ from hellos import ja4_spec_hello
 from support import MockgunProcess, wait_for
 
 ALWAYS = {"ts", "conn_id", "peer", "outcome", "duration_ms"}
-OFFER = {"client_max_version", "client_versions", "client_ciphers", "client_alpn", "client_sni",
-         "ja3", "ja4"}  # fmt: skip
+OFFER = {
+    "client_max_version",
+    "client_versions",
+    "client_ciphers",
+    "client_alpn",
+    "client_sni",
+    "ja3",
+    "ja4",
+}
 SUCCESS = {"tls_version", "cipher", "sni", "alpn", "resumed"}
 
 
@@ -108,8 +115,10 @@ def test_brief_detail_trims_the_offer_on_success_only(spawn: Callable[..., Mockg
 def test_plain_http_gets_a_400_saying_https_only(server: MockgunProcess, fd_baseline: None) -> None:
     with raw(server) as sock:
         name = sock.getsockname()
-        sock.sendall(b"POST /v3/example.com/messages HTTP/1.1\r\nHost: localhost\r\n"
-                     b"Content-Length: 0\r\n\r\n")  # fmt: skip
+        sock.sendall(
+            b"POST /v3/example.com/messages HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        )
         response = recv_all(sock)
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 Bad Request")
@@ -125,8 +134,10 @@ def test_curl_over_plain_http_sees_the_400(server: MockgunProcess) -> None:
         pytest.fail("curl is not installed (.ci/run installs it)")
     result = subprocess.run(
         ["curl", "-s", "-w", "\n%{http_code}", f"http://127.0.0.1:{server.port}/mockgun/health"],
-        capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     body, code = result.stdout.rsplit("\n", 1)
     assert code == "400" and "speaks HTTPS only" in body
 
@@ -255,10 +266,22 @@ def test_openssl_s_client_tls11_sees_alert_protocol_version(server: MockgunProce
             pytest.fail("openssl is not installed (.ci/run installs it)")
         pytest.skip("openssl binary not installed")
     result = subprocess.run(
-        [exe, "s_client", "-connect", f"127.0.0.1:{server.port}", "-tls1_1",
-         "-cipher", "DEFAULT:@SECLEVEL=0", "-servername", "localhost"],
-        input="", capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+        [
+            exe,
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{server.port}",
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+            "-servername",
+            "localhost",
+        ],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert "alert protocol version" in result.stdout + result.stderr
     [line] = [h for h in server.wait_handshakes(1) if h["outcome"] == "rejected"]
     assert line["client_max_version"] == "TLSv1.1" and line["client_sni"] == "localhost"

@@ -24,13 +24,23 @@ async def test_health_needs_no_auth(aiohttp_client: Callable[..., Awaitable[Clie
     assert resp.status == 200
     body = await resp.json()
     assert body["handshake_log"] == {
-        "path": "(memory)", "ok": True, "error": None, "written": 0, "pending": 0, "lost": 0,
-    }  # fmt: skip
+        "path": "(memory)",
+        "ok": True,
+        "error": None,
+        "written": 0,
+        "pending": 0,
+        "lost": 0,
+    }
     del body["handshake_log"]
     assert body == {
-        "status": "ok", "version": __version__, "tls": "TLS 1.2 only", "messages": 0,
-        "messages_evicted": 0, "events": 0, "events_evicted": 0,
-    }  # fmt: skip
+        "status": "ok",
+        "version": __version__,
+        "tls": "TLS 1.2 only",
+        "messages": 0,
+        "messages_evicted": 0,
+        "events": 0,
+        "events_evicted": 0,
+    }
 
 
 async def test_inspection_needs_the_api_key_when_one_is_set(

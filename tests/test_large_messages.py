@@ -31,15 +31,19 @@ def test_streamed_mime_equals_the_in_memory_one(tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     path.write_bytes(big)
     request = SendRequest(
-        domain="example.com", endpoint="messages", sender="a@example.com",
-        to=(Mailbox("", "b@example.com"),), subject="big", text="see attached",
+        domain="example.com",
+        endpoint="messages",
+        sender="a@example.com",
+        to=(Mailbox("", "b@example.com"),),
+        subject="big",
+        text="see attached",
         html='<img src="cid:pic.png">',
         files=(
             FilePart("attachment", "big.bin", "application/octet-stream", path=path),
             FilePart("inline", "pic.png", "image/png", path=path),
             FilePart("attachment", "small.txt", "text/plain", data=b"small"),
         ),
-    )  # fmt: skip
+    )
     now = dt.datetime.now(dt.timezone.utc)
     spool = Spool(tmp_path)
     streamed = render(request, "<id@example.com>", now, spool=spool)
@@ -63,10 +67,13 @@ def test_large_attachment_and_mime_upload_over_tls(spawn: Callable[..., MockgunP
     session.verify = str(server.ca_file)
     big = os.urandom(3 * 2**20)
     resp = session.post(
-        f"{server.base_url}/v3/example.com/messages", auth=("api", "k"),
+        f"{server.base_url}/v3/example.com/messages",
+        auth=("api", "k"),
         data={"from": "a@example.com", "to": "b@example.com", "subject": "big", "text": "t"},
-        files=[("attachment", ("big.bin", big))], verify=str(server.ca_file), timeout=60,
-    )  # fmt: skip
+        files=[("attachment", ("big.bin", big))],
+        verify=str(server.ca_file),
+        timeout=60,
+    )
     assert resp.status_code == 200, resp.text
     message_id = resp.json()["id"]
     detail = session.get(
@@ -87,10 +94,13 @@ def test_large_attachment_and_mime_upload_over_tls(spawn: Callable[..., MockgunP
 
     mime = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: raw\r\n\r\n" + b"x" * (2 * 2**20)
     resp = session.post(
-        f"{server.base_url}/v3/example.com/messages.mime", auth=("api", "k"),
-        data={"to": "b@example.com"}, files={"message": ("m.eml", mime)},
-        verify=str(server.ca_file), timeout=60,
-    )  # fmt: skip
+        f"{server.base_url}/v3/example.com/messages.mime",
+        auth=("api", "k"),
+        data={"to": "b@example.com"},
+        files={"message": ("m.eml", mime)},
+        verify=str(server.ca_file),
+        timeout=60,
+    )
     assert resp.status_code == 200, resp.text
     detail = session.get(
         f"{server.base_url}/mockgun/messages/{resp.json()['id']}",

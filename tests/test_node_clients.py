@@ -33,9 +33,11 @@ def server(spawn: Callable[..., MockgunProcess]) -> MockgunProcess:
 def run_node(node: str, server: MockgunProcess, script: str, *args: str) -> dict[str, Any]:
     out = subprocess.run(
         [node, str(NODE_DIR / script), server.base_url, *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "NODE_EXTRA_CA_CERTS": str(server.ca_file)},
-    )  # fmt: skip
+    )
     assert out.returncode == 0, out.stderr
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -54,8 +56,9 @@ def test_mailgun_js_send(node: str, server: MockgunProcess) -> None:
     assert stored["fields"]["o:tracking"] == ["yes"]  # mailgun.js turns true into "yes"
     assert stored["user_variables"] == {"order-id": "A-1001"}
     assert [(a["field"], a["filename"]) for a in stored["attachments"]] == [
-        ("attachment", "receipt.pdf"), ("inline", "logo.png"),
-    ]  # fmt: skip
+        ("attachment", "receipt.pdf"),
+        ("inline", "logo.png"),
+    ]
     assert dict(stored["headers"])["X-Order"] == "A-1001"
 
 

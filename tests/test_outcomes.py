@@ -47,8 +47,10 @@ async def test_failure_events_look_like_mailguns(client: Client) -> None:
     failed = await events(client, "&event=failed")
     permanent, temporary = failed[0], failed[1]
     assert (permanent["severity"], permanent["reason"], permanent["log-level"]) == (
-        "permanent", "bounce", "error",
-    )  # fmt: skip
+        "permanent",
+        "bounce",
+        "error",
+    )
     assert permanent["delivery-status"]["code"] == 550
     assert (temporary["severity"], temporary["delivery-status"]["code"]) == ("temporary", 421)
     assert [e["delivery-status"]["attempt-no"] for e in failed[1:]] == [1, 2]
@@ -60,9 +62,10 @@ async def test_failure_events_look_like_mailguns(client: Client) -> None:
 
 async def test_test_mode_never_has_outcomes(client: Client) -> None:
     resp = await client.post(
-        "/v3/example.com/messages", data={**SEND, "to": "bounce@example.com", "o:testmode": "yes"},
+        "/v3/example.com/messages",
+        data={**SEND, "to": "bounce@example.com", "o:testmode": "yes"},
         headers=AUTH,
-    )  # fmt: skip
+    )
     assert resp.status == 200
     assert [e["event"] for e in await events(client)] == ["accepted"]
 

@@ -56,8 +56,9 @@ def test_fail_on_legacy_after_a_tls11_attempt(
     assert data["attempts"] == 3
     assert data["outcomes"] == {"ok": 2, "rejected": 1}
     assert {(n["tls_version"], n["count"]) for n in data["negotiated"]} == {
-        ("TLSv1.3", 1), ("TLSv1.2", 1),
-    }  # fmt: skip
+        ("TLSv1.3", 1),
+        ("TLSv1.2", 1),
+    }
     assert data["legacy_found"] is True
     [legacy] = data["legacy_clients"]
     assert legacy["sni"] == "old-client.test" and legacy["offered"] == ["TLSv1.1"]
@@ -99,10 +100,15 @@ def test_health_checks_are_left_out(
 def test_reads_a_log_cut_off_by_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "crashed.jsonl"
     ok = {
-        "ts": "2026-01-01T00:00:00.000Z", "conn_id": 1, "peer": "127.0.0.1:1", "outcome": "ok",
-        "tls_version": "TLSv1.2", "cipher": "ECDHE-ECDSA-AES128-GCM-SHA256", "ja4": "t12i",
+        "ts": "2026-01-01T00:00:00.000Z",
+        "conn_id": 1,
+        "peer": "127.0.0.1:1",
+        "outcome": "ok",
+        "tls_version": "TLSv1.2",
+        "cipher": "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ja4": "t12i",
         "client_max_version": "TLSv1.2",
-    }  # fmt: skip
+    }
     log.write_text(json.dumps(ok) + "\nnot json at all\n" + json.dumps(ok)[:30])
     code, out, _ = report(log, "--json", "--fail-on-legacy", capsys=capsys)
     data = json.loads(out)

@@ -76,8 +76,9 @@ def test_sdk_send_with_attachments_inline_tags_and_variables(
     assert json.loads(msg["X-Mailgun-Variables"]) == {"order-id": "A-1001"}
     assert msg.get_body(("plain",)).get_content().rstrip() == "Thanks!"  # type: ignore[union-attr]
     assert [(p.get_filename(), p.get_payload(decode=True)) for p in msg.iter_attachments()] == [
-        ("receipt.pdf", b"%PDF-1.7 receipt"), ("items.csv", b"sku,qty\n1,2\n"),
-    ]  # fmt: skip
+        ("receipt.pdf", b"%PDF-1.7 receipt"),
+        ("items.csv", b"sku,qty\n1,2\n"),
+    ]
     [logo] = [p for p in msg.walk() if p["Content-ID"] == "<logo.png>"]
     assert logo.get_content_type() == "image/png"
 
@@ -86,12 +87,14 @@ def test_sdk_batch_send(server: MockgunProcess, client: Any) -> None:
     variables = {"ann@example.com": {"first": "Ann"}, "bob@example.com": {"first": "Bob"}}
     resp = client.messages.create(
         data={
-            "from": "shop@mg.example.com", "to": ["ann@example.com", "bob@example.com"],
-            "subject": "Hello %recipient.first%", "text": "Hi %recipient.first%!",
+            "from": "shop@mg.example.com",
+            "to": ["ann@example.com", "bob@example.com"],
+            "subject": "Hello %recipient.first%",
+            "text": "Hi %recipient.first%!",
             "recipient-variables": json.dumps(variables),
         },
         domain="mg.example.com",
-    )  # fmt: skip
+    )
     assert resp.status_code == 200, resp.text
     copies = detail(server, resp.json()["id"])["copies"]
     subjects = {
@@ -119,10 +122,15 @@ def test_sdk_events_with_filters_and_paging(server: MockgunProcess, client: Any)
     ids = []
     for i in range(5):
         resp = client.messages.create(
-            data={"from": "shop@mg.example.com", "to": f"u{i}@example.com", "subject": f"n{i}",
-                  "text": "t", "o:tag": "even" if i % 2 == 0 else "odd"},
+            data={
+                "from": "shop@mg.example.com",
+                "to": f"u{i}@example.com",
+                "subject": f"n{i}",
+                "text": "t",
+                "o:tag": "even" if i % 2 == 0 else "odd",
+            },
             domain="mg.example.com",
-        )  # fmt: skip
+        )
         ids.append(resp.json()["id"])
     page = client.events.get(
         domain="mg.example.com", filters={"event": "accepted", "ascending": "yes", "limit": 2}

@@ -120,15 +120,21 @@ def test_environment_twins_configure_the_server(
 def test_help_lists_an_environment_variable_for_every_serve_option() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "mockgun", "serve", "--help"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for option, var in [
-        ("--host", "MOCKGUN_HOST"), ("--port", "MOCKGUN_PORT"),
-        ("--certs-dir", "MOCKGUN_CERTS_DIR"), ("--hostname", "MOCKGUN_HOSTNAME"),
-        ("--tls-max", "MOCKGUN_TLS_MAX"), ("--handshake-log", "MOCKGUN_HANDSHAKE_LOG"),
-        ("--api-key", "MOCKGUN_API_KEY"), ("--domain", "MOCKGUN_DOMAIN"),
+        ("--host", "MOCKGUN_HOST"),
+        ("--port", "MOCKGUN_PORT"),
+        ("--certs-dir", "MOCKGUN_CERTS_DIR"),
+        ("--hostname", "MOCKGUN_HOSTNAME"),
+        ("--tls-max", "MOCKGUN_TLS_MAX"),
+        ("--handshake-log", "MOCKGUN_HANDSHAKE_LOG"),
+        ("--api-key", "MOCKGUN_API_KEY"),
+        ("--domain", "MOCKGUN_DOMAIN"),
         ("--max-message-size", "MOCKGUN_MAX_MESSAGE_SIZE"),
-    ]:  # fmt: skip
+    ]:
         assert option in out and var in out
 
 
@@ -176,11 +182,21 @@ def test_stop_signal_with_idle_keepalive_connection_exits_0_within_2s(
 def test_port_in_use_is_a_clear_error(mockgun_process: MockgunProcess, tmp_path: Path) -> None:
     result = subprocess.run(
         [
-            sys.executable, "-m", "mockgun", "serve", "--port", str(mockgun_process.port),
-            "--certs-dir", str(tmp_path / "c"), "--handshake-log", str(tmp_path / "l"),
+            sys.executable,
+            "-m",
+            "mockgun",
+            "serve",
+            "--port",
+            str(mockgun_process.port),
+            "--certs-dir",
+            str(tmp_path / "c"),
+            "--handshake-log",
+            str(tmp_path / "l"),
         ],
-        capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert result.returncode == 1
     assert f"cannot serve on 127.0.0.1:{mockgun_process.port}" in result.stderr
     assert "Traceback" not in result.stderr
@@ -208,6 +224,8 @@ def test_handshake_log_to_stdout(tmp_path: Path, certs: object) -> None:
 def test_bad_rule_options_are_clear_errors(tmp_path: Path, args: list[str], named: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mockgun", "serve", *args, "--certs-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2 and named in result.stderr and "Traceback" not in result.stderr

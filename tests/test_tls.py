@@ -76,9 +76,14 @@ def test_legacy_client_really_offers_its_version_and_is_refused(
     # The same client context completes a handshake at that version with a permissive server,
     # so a refusal below is mockgun's doing, not a local failure to offer the version.
     port, negotiated = control_server(certs, version)
-    assert handshake(port, ctx)[0] == negotiated() == {
-        ssl.TLSVersion.TLSv1: "TLSv1", ssl.TLSVersion.TLSv1_1: "TLSv1.1",
-    }[version]  # fmt: skip
+    assert (
+        handshake(port, ctx)[0]
+        == negotiated()
+        == {
+            ssl.TLSVersion.TLSv1: "TLSv1",
+            ssl.TLSVersion.TLSv1_1: "TLSv1.1",
+        }[version]
+    )
 
     before = len(mockgun_process.handshakes())
     # The client gets the answer a real server gives: a protocol_version alert, not a bare EOF.

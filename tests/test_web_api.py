@@ -51,8 +51,18 @@ def test_sanitiser_removes_script_handlers_and_remote_loads() -> None:
         HOSTILE, resolve_cid=lambda n: "/att/0" if n == "logo.png" else None
     )
     lowered = clean.lower()
-    for gone in ("<script", "onclick", "onerror", "javascript:", "<iframe", "srcdoc", "<meta",
-                 "@import", "tracker.example/bg.png", "evil.example"):  # fmt: skip
+    for gone in (
+        "<script",
+        "onclick",
+        "onerror",
+        "javascript:",
+        "<iframe",
+        "srcdoc",
+        "<meta",
+        "@import",
+        "tracker.example/bg.png",
+        "evil.example",
+    ):
         assert gone not in lowered, gone
     # Kept: text (still escaped), markup, links one would click, inline CSS minus remote URLs.
     assert "<p>Hi <b>there</b> a &lt; b</p>" in clean
@@ -250,8 +260,11 @@ async def test_handshakes_newest_first_without_health_checks_and_the_report(
     assert timeline["bucket_seconds"] == 1
     assert timeline["series"] == ["TLSv1.3", "TLSv1.2", "refused", "failed"]
     assert [b["counts"] for b in timeline["buckets"]] == [
-        {"TLSv1.3": 1, "TLSv1.2": 1}, {"refused": 1}, {}, {"failed": 1},
-    ]  # fmt: skip
+        {"TLSv1.3": 1, "TLSv1.2": 1},
+        {"refused": 1},
+        {},
+        {"failed": 1},
+    ]
     assert timeline["buckets"][0]["start"] == "2026-01-01T10:00:00.000Z"
     coarse = await (await client.get("/mockgun/handshakes/report?buckets=2")).json()
     assert coarse["timeline"]["bucket_seconds"] == 2
@@ -312,9 +325,11 @@ async def test_stream_sends_messages_events_handshakes_and_clears(
     events = await _read_events(resp, 4)
     assert [kind for kind, _ in events] == ["message", "event", "handshake", "cleared"]
     assert events[0][1] == {
-        "id": f"<{message_id}>", "domain": "example.com", "subject": "s",
+        "id": f"<{message_id}>",
+        "domain": "example.com",
+        "subject": "s",
         "received_at": events[0][1]["received_at"],
-    }  # fmt: skip
+    }
     accepted = events[1][1]
     assert accepted["event"] == "accepted" and accepted["message_id"] == message_id
     assert accepted["recipient"] == "a@example.org" and accepted["domain"] == "example.com"
@@ -398,16 +413,65 @@ def test_open_streams_do_not_hold_up_a_stop(spawn: Callable[..., MockgunProcess]
 
 
 _FRAGMENTS = [
-    "<script>", "</script>", "<SCRIPT SRC=//e.example/x.js>", "<img src=", "<img/src=", "<svg",
-    "<iframe", "</iframe>", "<object data=", "<a href=", "<style>", "</style>", "<!--", "-->",
-    "<![CDATA[", "]]>", "<math>", "<base href=", "<meta http-equiv=refresh content=", " onload=",
-    " ONERROR=", " on\x00click=", " style=", " srcdoc=", " formaction=", " xlink:href=", '"', "'",
-    "`", ">", "<", "/", "=", " ", "\t", "\n", "javascript:", "jav&#x09;ascript:",
+    "<script>",
+    "</script>",
+    "<SCRIPT SRC=//e.example/x.js>",
+    "<img src=",
+    "<img/src=",
+    "<svg",
+    "<iframe",
+    "</iframe>",
+    "<object data=",
+    "<a href=",
+    "<style>",
+    "</style>",
+    "<!--",
+    "-->",
+    "<![CDATA[",
+    "]]>",
+    "<math>",
+    "<base href=",
+    "<meta http-equiv=refresh content=",
+    " onload=",
+    " ONERROR=",
+    " on\x00click=",
+    " style=",
+    " srcdoc=",
+    " formaction=",
+    " xlink:href=",
+    '"',
+    "'",
+    "`",
+    ">",
+    "<",
+    "/",
+    "=",
+    " ",
+    "\t",
+    "\n",
+    "javascript:",
+    "jav&#x09;ascript:",
     "&#106;avascript:",
-    "java\x00script:", "https://e.example/p.gif", "//e.example/p", "url(", ")", "@import ",
-    "cid:logo", "data:image/png;base64,AA", "data:text/html,<script>", "alert(1)", "&lt;", "&#",
-    "<noscript>", "<template>", "<textarea>", "<title>", "</", "x", "é",
-]  # fmt: skip
+    "java\x00script:",
+    "https://e.example/p.gif",
+    "//e.example/p",
+    "url(",
+    ")",
+    "@import ",
+    "cid:logo",
+    "data:image/png;base64,AA",
+    "data:text/html,<script>",
+    "alert(1)",
+    "&lt;",
+    "&#",
+    "<noscript>",
+    "<template>",
+    "<textarea>",
+    "<title>",
+    "</",
+    "x",
+    "é",
+]
 
 
 _FETCHED = {"src", "background", "poster", "data", "xlink:href"}

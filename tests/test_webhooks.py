@@ -76,9 +76,10 @@ async def test_signed_webhook_per_event(
     config = Config(webhooks=(f"delivered={url}", f"permanent_fail={url}"), webhook_signing_key=KEY)
     client = await aiohttp_client(create_app(config))
     resp = await client.post(
-        "/v3/example.com/messages", data={**SEND, "to": "a@example.com, bounce@example.com"},
+        "/v3/example.com/messages",
+        data={**SEND, "to": "a@example.com, bounce@example.com"},
         headers=AUTH,
-    )  # fmt: skip
+    )
     message_id = (await resp.json())["id"].strip("<>")
     bodies = await receiver.wait(2)
     assert all(verify(b, KEY) for b in bodies)
@@ -88,8 +89,9 @@ async def test_signed_webhook_per_event(
     assert {b["event-data"]["message"]["headers"]["message-id"] for b in bodies} == {message_id}
     deliveries = (await (await client.get("/mockgun/webhooks/deliveries")).json())["items"]
     assert sorted((d["event"], d["status"], d["ok"]) for d in deliveries) == [
-        ("delivered", 200, True), ("permanent_fail", 200, True),
-    ]  # fmt: skip
+        ("delivered", 200, True),
+        ("permanent_fail", 200, True),
+    ]
 
 
 async def test_failed_deliveries_are_retried_with_backoff(
@@ -107,8 +109,10 @@ async def test_failed_deliveries_are_retried_with_backoff(
     assert verify(body, KEY)
     attempts = (await (await client.get("/mockgun/webhooks/deliveries")).json())["items"]
     assert [(a["attempt"], a["status"], a["ok"]) for a in attempts] == [
-        (1, 500, False), (2, 500, False), (3, 200, True),
-    ]  # fmt: skip
+        (1, 500, False),
+        (2, 500, False),
+        (3, 200, True),
+    ]
     times = [parse_rfc3339(a["ts"]).timestamp() for a in attempts]
     assert times[1] - times[0] >= 0.049  # the stamps are whole milliseconds
 

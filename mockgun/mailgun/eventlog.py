@@ -43,9 +43,14 @@ class EventQuery:
 
     def token(self, page: str, seq: int) -> str:
         raw = {
-            "f": list(self.filters), "b": self.begin, "e": self.end, "a": self.ascending,
-            "l": self.limit, "p": page, "s": seq,
-        }  # fmt: skip
+            "f": list(self.filters),
+            "b": self.begin,
+            "e": self.end,
+            "a": self.ascending,
+            "l": self.limit,
+            "p": page,
+            "s": seq,
+        }
         return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
 
     @classmethod
@@ -55,9 +60,13 @@ class EventQuery:
             raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             return cls(
                 filters=tuple((str(k), str(v)) for k, v in raw["f"]),
-                begin=raw["b"], end=raw["e"], ascending=bool(raw["a"]),
-                limit=int(raw["l"]), page=str(raw["p"]), seq=int(raw["s"]),
-            )  # fmt: skip
+                begin=raw["b"],
+                end=raw["e"],
+                ascending=bool(raw["a"]),
+                limit=int(raw["l"]),
+                page=str(raw["p"]),
+                seq=int(raw["s"]),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError("not a paging token") from exc
 
@@ -112,9 +121,10 @@ class EventLog:
 
     def for_message(self, bare_id: str) -> list[dict[str, Any]]:
         return [
-            e.data for e in self._events
+            e.data
+            for e in self._events
             if e.data.get("message", {}).get("headers", {}).get("message-id") == bare_id
-        ]  # fmt: skip
+        ]
 
     def page(self, domain: str, query: EventQuery) -> list[StoredEvent]:
         """The events of one page, in the query's direction."""

@@ -113,10 +113,16 @@ def _status(
     recipient: str, code: int, message: str, attempt: int, description: str = ""
 ) -> dict[str, Any]:
     return {
-        "tls": True, "mx-host": f"mx.{recipient.rpartition('@')[2]}", "code": code,
-        "description": description, "session-seconds": 0.05, "utf8": True,
-        "attempt-no": attempt, "message": message, "certificate-verified": True,
-    }  # fmt: skip
+        "tls": True,
+        "mx-host": f"mx.{recipient.rpartition('@')[2]}",
+        "code": code,
+        "description": description,
+        "session-seconds": 0.05,
+        "utf8": True,
+        "attempt-no": attempt,
+        "message": message,
+        "certificate-verified": True,
+    }
 
 
 def follow_up(accepted: dict[str, Any], kind: str, when: float, **extra: Any) -> dict[str, Any]:
@@ -167,9 +173,12 @@ def follow_up(accepted: dict[str, Any], kind: str, when: float, **extra: Any) ->
         event["url"] = extra.pop("url", "https://example.com/")
     if kind in ("opened", "clicked", "unsubscribed", "complained"):
         event["client-info"] = {
-            "client-type": "browser", "client-os": "Linux", "device-type": "desktop",
-            "client-name": "mockgun", "user-agent": "mockgun",
-        }  # fmt: skip
+            "client-type": "browser",
+            "client-os": "Linux",
+            "device-type": "desktop",
+            "client-name": "mockgun",
+            "user-agent": "mockgun",
+        }
         event["geolocation"] = {"country": "US", "region": "Unknown", "city": "Unknown"}
         event["ip"] = "127.0.0.1"
     event.update(extra)

@@ -28,10 +28,19 @@ from .send import Mailbox, SendRequest
 #: fields but do not replace them (the returned id must stay the Message-Id, for one).
 RESERVED_HEADERS = frozenset(
     {
-        "from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version",
-        "content-type", "content-transfer-encoding", "content-disposition",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "content-disposition",
     }
-)  # fmt: skip
+)
 _RECIPIENT_VARIABLE = re.compile(r"%recipient\.([A-Za-z0-9_.-]+)%")
 
 
@@ -151,9 +160,11 @@ def _build(
     for part in send.attachments:
         maintype, subtype = _split_type(part)
         msg.add_attachment(
-            _content(part, markers), maintype=maintype, subtype=subtype,
+            _content(part, markers),
+            maintype=maintype,
+            subtype=subtype,
             filename=part.safe_filename,
-        )  # fmt: skip
+        )
     return msg
 
 

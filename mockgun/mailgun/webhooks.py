@@ -22,9 +22,15 @@ from ..clock import now_rfc3339
 
 #: Mailgun's webhook names (``failed`` events split by severity).
 WEBHOOK_EVENTS = (
-    "accepted", "delivered", "permanent_fail", "temporary_fail",
-    "opened", "clicked", "unsubscribed", "complained",
-)  # fmt: skip
+    "accepted",
+    "delivered",
+    "permanent_fail",
+    "temporary_fail",
+    "opened",
+    "clicked",
+    "unsubscribed",
+    "complained",
+)
 DEFAULT_RETRY_DELAYS = (0.5, 1.0, 2.0)
 
 
@@ -104,9 +110,12 @@ class Webhooks:
             if delay:
                 await asyncio.sleep(delay)
             record: dict[str, Any] = {
-                "url": url, "event": webhook_name(event), "event_id": event.get("id"),
-                "attempt": attempt, "ts": now_rfc3339(),
-            }  # fmt: skip
+                "url": url,
+                "event": webhook_name(event),
+                "event_id": event.get("id"),
+                "attempt": attempt,
+                "ts": now_rfc3339(),
+            }
             status, error = await poster.post_json(url, body)
             if status is not None:
                 record["status"] = status

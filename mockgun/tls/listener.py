@@ -192,9 +192,12 @@ class TLSSite(web.BaseSite):
                 if exc.looks_like_http:
                     owned = False
                     await close_with_reply(
-                        loop, conn, self._plain_http_reply,
-                        deadline=min(deadline, loop.time() + 2), read_until=b"\r\n\r\n",
-                    )  # fmt: skip
+                        loop,
+                        conn,
+                        self._plain_http_reply,
+                        deadline=min(deadline, loop.time() + 2),
+                        read_until=b"\r\n\r\n",
+                    )
                 return
             except MalformedHello as exc:
                 records.end(record, "failed", str(exc))

@@ -26,9 +26,12 @@ async def list_handshakes(request: web.Request) -> web.Response:
     healthchecks = flag_param(request, "healthchecks", True)
     try:
         items = log.select(
-            outcomes=outcomes, since=query.get("since"), limit=limit,
-            newest_first=order == "newest", healthchecks=healthchecks,
-        )  # fmt: skip
+            outcomes=outcomes,
+            since=query.get("since"),
+            limit=limit,
+            newest_first=order == "newest",
+            healthchecks=healthchecks,
+        )
     except ValueError:
         raise MailgunError(400, "since must be an RFC 3339 time or a conn_id") from None
     return web.json_response({"items": items, "total": len(items), "evicted": log.evicted})

@@ -20,9 +20,13 @@ routes = web.RouteTableDef()
 
 
 _FILTERS = {
-    "domain": "domain", "to": "to", "from": "sender", "subject": "subject", "tag": "tag",
+    "domain": "domain",
+    "to": "to",
+    "from": "sender",
+    "subject": "subject",
+    "tag": "tag",
     "q": "query",
-}  # fmt: skip
+}
 
 
 def _filters(request: web.Request) -> dict[str, str | None]:

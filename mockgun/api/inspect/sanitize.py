@@ -19,16 +19,44 @@ from html.parser import HTMLParser
 
 #: Elements dropped together with everything inside them.
 _DROP_WITH_CONTENT = frozenset(
-    {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "template",
-     "noscript", "noembed", "noframes", "portal", "fencedframe",
-     "title"}  # not script, but the page shows the subject already; it would be stray text
-)  # fmt: skip
+    {
+        "script",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "applet",
+        "template",
+        "noscript",
+        "noembed",
+        "noframes",
+        "portal",
+        "fencedframe",
+        "title",
+    }  # not script, but the page shows the subject already; it would be stray text
+)
 #: Elements dropped, their content kept (or void, so nothing inside).
 _DROP_TAG = frozenset({"base", "link", "meta", "html", "head", "body", "xmp", "plaintext"})
 _VOID = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-     "track", "wbr", "param", "keygen"}
-)  # fmt: skip
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+        "param",
+        "keygen",
+    }
+)
 #: Attributes whose value is a URL that would be fetched (not followed by a click).
 _FETCHED = frozenset({"src", "background", "poster", "data", "lowsrc", "dynsrc", "xlink:href"})
 _DROP_ATTRS = frozenset({"srcset", "srcdoc", "ping", "formaction", "action", "imagesrcset"})

@@ -163,9 +163,14 @@ async def resend(request: web.Request) -> web.StreamResponse:
     original = message.request
     # The stored MIME goes out again as it is, to the new recipients.
     again = type(original)(
-        domain=original.domain, endpoint="resend", sender=original.sender, to=to,
-        subject=original.subject, options=original.options, fields=tuple(form.fields),
+        domain=original.domain,
+        endpoint="resend",
+        sender=original.sender,
+        to=to,
+        subject=original.subject,
+        options=original.options,
+        fields=tuple(form.fields),
         mime=message.mime,
-    )  # fmt: skip
+    )
     stored = accept(request, again)
     return web.json_response({"id": stored.id, "message": QUEUED})
