@@ -18,6 +18,7 @@ The rule syntax is words separated by spaces::
 from __future__ import annotations
 
 import fnmatch
+import functools
 import itertools
 import random
 import re
@@ -88,8 +89,10 @@ class FaultRule:
     hits: int = 0
     source: str = ""
 
-    def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)  # noqa: S311 - test chaos, not secrets
+    @functools.cached_property
+    def _random(self) -> random.Random:
+        # Made on first draw, so that a seed parsed after construction counts.
+        return random.Random(self.seed)  # noqa: S311 - test chaos, not secrets
 
     @property
     def exhausted(self) -> bool:
@@ -196,7 +199,6 @@ def parse_rule(text: str) -> FaultRule:
         raise RuleError(
             "a rule needs an action: a status (429, 503, ...), delay=..., drop or stall"
         )
-    rule.__post_init__()  # the seed may have come after construction
     return rule
 
 

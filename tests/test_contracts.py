@@ -26,6 +26,9 @@ from mockgun import Config, create_app
 from mockgun.cli.options import env_name, markdown_table
 from mockgun.cli.serve import serve_command
 from mockgun.config import settings
+from mockgun.embedded import ThreadedServer
+from mockgun.pytest_plugin import MockgunFixture
+from mockgun.server import Server
 from mockgun.tls.records import OUTCOMES, HandshakeRecord
 
 
@@ -215,3 +218,14 @@ def test_license_and_changelog_ship() -> None:
     assert "MIT" in (ROOT / "LICENSE").read_text()
     assert (ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
     assert Path(mockgun.__file__).parent.name == "mockgun"
+
+
+def test_the_three_ways_of_holding_a_server_say_the_same_things() -> None:
+    """Server (async), ThreadedServer (a thread) and the pytest fixture each re-expose where
+    the server is: a property added to one must be added to all."""
+    shared = {"base_url", "api_url", "ca_file"}
+    for holder in (Server, ThreadedServer, MockgunFixture):
+        assert shared <= set(dir(holder)), holder
+    assert {"api_key", "handshake_log", "env", "messages", "handshakes", "wait_for_message"} <= (
+        set(dir(ThreadedServer)) & set(dir(MockgunFixture))
+    )

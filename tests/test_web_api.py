@@ -1,4 +1,4 @@
-"""What the web page reads: the page itself, the sanitised HTML preview, list ordering and
+"""What the web page reads: the page itself, the sanitized HTML preview, list ordering and
 search, the handshake report with its timeline, and the live stream."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from support import AUTH, Client, MockgunProcess, basic
 
 from mockgun import Config, create_app
-from mockgun.api.inspect.sanitize import sanitise_html
+from mockgun.api.inspect.sanitize import sanitize_html
 from mockgun.api.keys import HANDSHAKES, LIVE
 from mockgun.api.live import QUEUE_SIZE, Hub
 from mockgun.tls.handshake_log import HandshakeLog
@@ -46,8 +46,8 @@ def _no_cid(name: str) -> str | None:
     return None
 
 
-def test_sanitiser_removes_script_handlers_and_remote_loads() -> None:
-    clean, blocked = sanitise_html(
+def test_sanitizer_removes_script_handlers_and_remote_loads() -> None:
+    clean, blocked = sanitize_html(
         HOSTILE, resolve_cid=lambda n: "/att/0" if n == "logo.png" else None
     )
     lowered = clean.lower()
@@ -77,14 +77,14 @@ def test_sanitiser_removes_script_handlers_and_remote_loads() -> None:
     assert blocked >= 8
 
 
-def test_sanitiser_drops_a_cid_it_cannot_resolve_and_unclosed_script_content() -> None:
-    clean, _ = sanitise_html('<img src="cid:nope"><script>never()', resolve_cid=_no_cid)
+def test_sanitizer_drops_a_cid_it_cannot_resolve_and_unclosed_script_content() -> None:
+    clean, _ = sanitize_html('<img src="cid:nope"><script>never()', resolve_cid=_no_cid)
     assert clean == "<img>"
 
 
-def test_sanitiser_keeps_head_styles_but_not_the_title_text() -> None:
+def test_sanitizer_keeps_head_styles_but_not_the_title_text() -> None:
     source = "<html><head><title>Receipt</title><style>p{color:red}</style></head><body><p>x</p>"
-    clean, blocked = sanitise_html(source, resolve_cid=_no_cid)
+    clean, blocked = sanitize_html(source, resolve_cid=_no_cid)
     assert clean == "<style>p{color:red}</style><p>x</p>" and blocked == 0
 
 
@@ -95,7 +95,7 @@ async def _send(client: Client, **fields: Any) -> str:
     return str((await resp.json())["id"]).strip("<>")
 
 
-async def test_html_preview_is_sanitised_and_served_sandboxed(aiohttp_client: MakeClient) -> None:
+async def test_html_preview_is_sanitized_and_served_sandboxed(aiohttp_client: MakeClient) -> None:
     client = await aiohttp_client(create_app())
     message_id = await _send(client, html=HOSTILE, text="plain")
     resp = await client.get(f"/mockgun/messages/{message_id}/html")
@@ -478,7 +478,7 @@ _FETCHED = {"src", "background", "poster", "data", "xlink:href"}
 
 
 class _Findings(HTMLParser):
-    """What a browser-like reading of sanitised output finds that would run or fetch."""
+    """What a browser-like reading of sanitized output finds that would run or fetch."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -501,8 +501,8 @@ class _Findings(HTMLParser):
 
 @settings(deadline=None)  # examples: the profile (HYPOTHESIS_PROFILE=long for many)
 @given(st.lists(st.sampled_from(_FRAGMENTS), max_size=40).map("".join))
-def test_sanitised_output_has_nothing_that_runs_or_fetches(source: str) -> None:
-    clean, _ = sanitise_html(
+def test_sanitized_output_has_nothing_that_runs_or_fetches(source: str) -> None:
+    clean, _ = sanitize_html(
         source, resolve_cid=lambda name: f"/mockgun/messages/m/attachments/{name}"
     )
     findings = _Findings()

@@ -23,7 +23,7 @@ from ..tls.connections import ConnectionRegistry, ssl_object_of
 from ..tls.handshake_log import HandshakeLog
 from ..tls.report import LiveSummary
 from . import inspect, v3
-from .auth import authorised
+from .auth import authorized
 from .errors import Handler, error_middleware, not_emulated
 from .inflight import InFlight
 from .inspect import ui
@@ -93,7 +93,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         needed = config.api_key is not None and path not in _OPEN_INSPECTION
     else:
         needed = request.match_info.route.handler not in (_unknown, ui.root)
-    if needed and not authorised(request, config.api_key):
+    if needed and not authorized(request, config.api_key):
         # A browser asks for the key only when told to (the web page).
         realm = {"WWW-Authenticate": 'Basic realm="mockgun", charset="UTF-8"'}
         raise MailgunError(401, "Forbidden", headers=realm if path.startswith("/mockgun/") else {})

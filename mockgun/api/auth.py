@@ -24,7 +24,7 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def authorised(request: web.Request, api_key: str | None) -> bool:
+def authorized(request: web.Request, api_key: str | None) -> bool:
     """True when the request carries ``api:<key>`` (any non-empty key if ``api_key`` is None)."""
     credentials = basic_credentials(request.headers.get("Authorization"))
     if credentials is None:

@@ -1,7 +1,7 @@
 // mockgun's web page. Plain JavaScript, no build step: it reads the inspection API
 // (/mockgun/messages, /mockgun/handshakes, /mockgun/stream) like any other client.
 // Message data is only ever put in the page as text (textContent), never as markup;
-// HTML bodies are shown by mockgun's sanitised, sandboxed preview in an iframe.
+// HTML bodies are shown by mockgun's sanitized, sandboxed preview in an iframe.
 "use strict";
 
 const MESSAGE_LIMIT = 200;

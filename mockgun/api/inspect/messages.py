@@ -13,7 +13,7 @@ from ..headers import content_disposition
 from ..keys import STORE
 from ..params import choice_param, float_param, optional_int
 from . import view
-from .sanitize import sanitise_html
+from .sanitize import sanitize_html
 from .views import message_json
 
 routes = web.RouteTableDef()
@@ -134,7 +134,7 @@ PREVIEW_HEADERS = {
 
 @routes.get("/mockgun/messages/{id}/html")
 async def get_message_html(request: web.Request) -> web.Response:
-    """The HTML body, sanitised (see sanitize.py), for the web page's sandboxed frame."""
+    """The HTML body, sanitized (see sanitize.py), for the web page's sandboxed frame."""
     message = _message(request)
     source = message.request.html
     if source is None and message.request.mime is not None:
@@ -154,7 +154,7 @@ async def get_message_html(request: web.Request) -> web.Response:
                 return f"data:{part.content_type.lower()};base64,{encoded}"
         return None
 
-    body, blocked = sanitise_html(source, resolve_cid=resolve_cid)
+    body, blocked = sanitize_html(source, resolve_cid=resolve_cid)
     return web.Response(
         text=f"<!doctype html><meta charset=utf-8>{body}",
         content_type="text/html",

@@ -1,7 +1,7 @@
 """Making a message's HTML body safe to show on mockgun's own page.
 
 Three layers, because a test suite's messages can be hostile on purpose: this
-sanitiser removes what runs script or loads from elsewhere, the answer carries a
+sanitizer removes what runs script or loads from elsewhere, the answer carries a
 ``Content-Security-Policy: sandbox`` that gives the document an opaque origin and
 no script at all, and the page shows it in an ``<iframe sandbox>``. Any one of them
 alone would keep a message from running script on mockgun's origin.
@@ -78,7 +78,7 @@ def clean_css(css: str) -> str:
     return _CSS_URL.sub("none", _CSS_IMPORT.sub("", css))
 
 
-class _Sanitiser(HTMLParser):
+class _Sanitizer(HTMLParser):
     def __init__(self, resolve_cid: Callable[[str], str | None]) -> None:
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
@@ -169,12 +169,12 @@ def _valid_name(name: str) -> bool:
     return bool(_NAME.match(name))
 
 
-def sanitise_html(source: str, *, resolve_cid: Callable[[str], str | None]) -> tuple[str, int]:
+def sanitize_html(source: str, *, resolve_cid: Callable[[str], str | None]) -> tuple[str, int]:
     """The body made safe, and how many things (scripts, handlers, remote loads) were removed.
 
     ``resolve_cid`` maps a ``cid:`` reference to a URL for the inline part, or None.
     """
-    parser = _Sanitiser(resolve_cid)
+    parser = _Sanitizer(resolve_cid)
     parser.feed(source)
     parser.close()
     return "".join(parser.out), parser.blocked
