@@ -87,9 +87,9 @@ class ThreadedServer:
         Filters: ``domain``, ``to``, ``sender``, ``subject``, ``tag``; ``since`` a message id.
         """
         store = self.server.store
-        return self._call(
-            lambda: [message_json(m, with_content=True) for m in store.find(since=since, **filters)]
-        )
+        found = self._call(lambda: store.find(since=since, **filters))
+        # Built here, on the caller's thread: building MIME messages must not hold the loop.
+        return [message_json(m, with_content=True) for m in found]
 
     def handshakes(
         self, *, outcome: str | None = None, since: str | None = None

@@ -5,15 +5,18 @@ Data flows one way: listener (handshake + log line) -> aiohttp app -> handlers -
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from .api.app import create_app
+from .api.errors import MailgunShapedProtocol
 from .api.keys import FAULTS, INFLIGHT, LIVE, STORE, WEBHOOKS
 from .certs import CertResult, ensure_canary_certs, ensure_certs
 from .config import Config
@@ -78,16 +81,23 @@ async def serve(config: Config) -> AsyncIterator[Server]:
     connections = ConnectionRegistry()
     spool = Spool()  # large attachments and messages, on disk; removed at stop
     app = create_app(config, connections=connections, handshakes=log, spool=spool)
-    runner = web.AppRunner(
-        app,
-        handle_signals=False,
-        access_log=None,
-        shutdown_timeout=config.shutdown_timeout,
+    handler_args: dict[str, Any] = {
+        "access_log": None,
         # After a 408/413, how long aiohttp keeps draining the unread body so that the client
         # reads the answer instead of a reset (its default of 10 s would let slow clients linger).
-        lingering_time=2.0,
-    )
+        "lingering_time": 2.0,
+    }
+    # serve() drains requests in flight itself (below), for --shutdown-timeout; what is still
+    # running after that is cancelled at once rather than waited for a second time.
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1, **handler_args)
     await runner.setup()
+    http = runner.server
+    assert http is not None
+
+    def protocol() -> asyncio.Protocol:
+        # aiohttp's own protocol, answering its own errors in Mailgun's shape too.
+        return MailgunShapedProtocol(http, loop=asyncio.get_running_loop(), **handler_args)
+
     conn_ids = itertools.count(1)  # shared, so that conn_ids never repeat across ports
     sites: list[TLSSite] = []
 
@@ -102,6 +112,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             handshake_log=log,
             registry=connections,
             ca_file=ca_file,
+            protocol_factory=protocol,
             canary=canary,
             conn_ids=conn_ids,
         )

@@ -8,6 +8,8 @@ the socket to a file, and from that file into the stored MIME file, in chunks.
 from __future__ import annotations
 
 import itertools
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -19,11 +21,21 @@ SPOOL_THRESHOLD = 1024 * 1024
 CHUNK = 256 * 1024
 
 
+_PREFIX = "mockgun-spool-"
+_OWNED = re.compile(rf"^{_PREFIX}(\d+)-")
+
+
 class Spool:
-    """A private folder of payload files, removed with :meth:`close`."""
+    """A private folder of payload files, removed with :meth:`close`.
+
+    Its name carries the process id (``mockgun-spool-<pid>-...``): a process killed with
+    SIGKILL cannot remove its folder, so each new spool removes those of dead processes.
+    """
 
     def __init__(self, parent: Path | None = None, *, threshold: int = SPOOL_THRESHOLD) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="mockgun-spool-", dir=parent))
+        remove_stale(Path(parent or tempfile.gettempdir()))
+        prefix = f"{_PREFIX}{os.getpid()}-"
+        self.directory = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         self.directory.chmod(0o700)  # messages are private data
         self.threshold = threshold
         self._names = itertools.count(1)
@@ -33,6 +45,31 @@ class Spool:
 
     def close(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def remove_stale(parent: Path) -> int:
+    """Remove the spool folders in ``parent`` whose process is gone; returns how many."""
+    removed = 0
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _OWNED.match(entry.name)
+        if match and not _alive(int(match.group(1))) and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += not entry.exists()
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 @dataclass(frozen=True)

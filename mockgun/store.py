@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import itertools
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +32,10 @@ class TransportInfo:
     peer_ip: str | None = None
 
 
+#: A built message: its MIME, and for a batch each recipient's copy.
+Built = tuple[Payload, tuple[tuple[str, Payload], ...]]
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     id: str  # with angle brackets, as returned to the client
@@ -43,29 +47,49 @@ class StoredMessage:
     spool: Spool | None = field(default=None, repr=False, compare=False)
     #: The id of the fault rule that delayed this message, if one did.
     fault: str | None = None
+    #: Held while the MIME message is built, so that two threads never build it twice.
+    _building: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     # The MIME message is built on first use, not on arrival: the email package needs ~0.8 ms
-    # per message, several times the cost of everything else a send does.
-    @functools.cached_property
+    # per message, several times the cost of everything else a send does. The API builds it
+    # on a worker thread (a 20 MB body takes seconds), hence the lock.
+    @property
     def mime(self) -> Payload:
         """The message as Mailgun would deliver it (for messages.mime: the upload as sent);
         for a batch, the first recipient's copy."""
-        if self.request.mime is not None:
-            return self.request.mime
-        if self.copies:
-            return self.copies[0][1]
-        return mime.render(self.request, self.id, self.date, spool=self.spool)
+        return self._built()[0]
 
-    @functools.cached_property
+    @property
     def copies(self) -> tuple[tuple[str, Payload], ...]:
         """Batch sends (recipient-variables): one copy per ``to`` recipient."""
+        return self._built()[1]
+
+    @property
+    def is_built(self) -> bool:
+        return "_built_parts" in self.__dict__
+
+    def _built(self) -> Built:
+        cache: dict[str, Built] = self.__dict__  # a frozen dataclass: a cache, not a field
+        if "_built_parts" not in cache:
+            with self._building:
+                if "_built_parts" not in cache:
+                    cache["_built_parts"] = self._build()
+        return cache["_built_parts"]
+
+    def _build(self) -> Built:
         req = self.request
-        if req.mime is not None or req.options.recipient_variables is None:
-            return ()
-        return tuple(
-            (box.address, mime.render(req, self.id, self.date, recipient=box, spool=self.spool))
-            for box in req.to
-        )
+        if req.mime is not None:
+            return req.mime, ()
+        if req.options.recipient_variables is not None:
+            copies = tuple(
+                (box.address, mime.render(req, self.id, self.date, recipient=box, spool=self.spool))
+                for box in req.to
+            )
+            if copies:
+                return copies[0][1], copies
+        return mime.render(self.request, self.id, self.date, spool=self.spool), ()
 
     @property
     def date(self) -> dt.datetime:
@@ -112,9 +136,8 @@ class StoredMessage:
 
     def discard_files(self) -> None:
         """Remove the spool files of this message (on eviction and clearing)."""
-        if "mime" in self.__dict__ or self.request.mime is not None:
+        if self.is_built or self.request.mime is not None:
             self.mime.discard()
-        if "copies" in self.__dict__:
             for _, copy in self.copies:
                 copy.discard()
         for part in self.request.files:

@@ -8,8 +8,11 @@ list cannot drift from the routes), and a bug is logged and answered with a plai
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from ..log import logger
 from ..mailgun.errors import MailgunError
@@ -70,3 +73,36 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # The details go to the operator, never to the client.
         logger.exception("error handling %s %s", request.method, request.path)
         return answer(MailgunError(500, "Internal Server Error"))
+
+
+class MailgunShapedProtocol(RequestHandler):
+    """aiohttp's connection handler, whose own errors (a request line or headers that do not
+    parse, headers too large) are answered in Mailgun's shape too.
+
+    aiohttp answers them in plain text that repeats the offending input, and logs a traceback
+    for each: a client's garbage is not the operator's problem, so it is logged at debug level,
+    and the answer names only the status.
+    """
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if status >= 500:
+            logger.error("error handling a request from %s", request.remote, exc_info=exc)
+        else:
+            logger.debug("refused a request from %s: %s", request.remote, exc)
+        if request.writer.output_size > 0:  # an answer is on its way already
+            raise ConnectionError("the response was sent already; closing the connection")
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        response = answer(MailgunError(status, phrase))
+        response.force_close()
+        return response

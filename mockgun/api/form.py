@@ -10,11 +10,12 @@ Mailgun's status and text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
 import re
 import sys
+from io import FileIO
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import BodyPartReader, web
@@ -113,6 +114,8 @@ async def _read_multipart(request: web.Request, max_size: int, spool: Spool | No
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader) or part.name is None:
                 raise MailgunError(400, "malformed multipart/form-data request")
+            if not _is_utf8(part.name):  # undecodable bytes reach us as lone surrogates
+                raise MailgunError(400, "unable to parse request: a field name is not valid UTF-8")
             data, spooled = await _read_part(part, spool, max_size, total)
             total += spooled.stat().st_size if spooled is not None else len(data)
             if part.filename is not None:
@@ -138,26 +141,40 @@ async def _read_multipart(request: web.Request, max_size: int, spool: Spool | No
 async def _read_part(
     part: BodyPartReader, spool: Spool | None, max_size: int, before: int
 ) -> tuple[bytes, Path | None]:
-    """One part's decoded content: in memory, or (a large file) streamed to the spool."""
-    data = bytearray()
+    """One part's decoded content: in memory, or (a large file) streamed to the spool.
+
+    When the spool cannot be written (a full disk), the part stays in memory instead: it is
+    at most ``max_size``, and an upload mockgun can hold is never refused for want of disk.
+    """
+    raw = bytearray()  # received, not decoded yet
+    held = bytearray()  # decoded already: what a spool file that failed had taken
     received = 0
     spooled: Path | None = None
-    out: BinaryIO | None = None
+    out: FileIO | None = None
     try:
         while chunk := await part.read_chunk(_CHUNK):
             received += len(chunk)
             if before + received > max_size:
                 raise too_large(max_size)
-            if out is not None:
-                out.write(part.decode(chunk))
-                continue
-            data += chunk
-            if spool is not None and part.filename is not None and len(data) > spool.threshold:
+            if out is None:
+                raw += chunk
+                if spool is None or part.filename is None or len(raw) <= spool.threshold:
+                    continue
                 # Large files go to disk as they arrive: memory stays flat.
                 spooled = spool.new_path()
-                out = spooled.open("wb")
-                out.write(part.decode(bytes(data)))
-                data = bytearray()
+                chunk, raw = bytes(raw), bytearray()
+                try:
+                    out = spooled.open("wb", buffering=0)
+                except OSError:
+                    spooled, spool, raw = None, None, bytearray(chunk)
+                    continue
+            decoded = part.decode(chunk)
+            try:
+                _write_all(out, decoded)
+            except _SpoolFailed as failed:
+                assert spooled is not None
+                held = bytearray(_unspool(spooled, out)) + decoded[failed.written :]
+                spooled, out, spool = None, None, None
     except BaseException:
         if spooled is not None:
             spooled.unlink(missing_ok=True)
@@ -165,7 +182,43 @@ async def _read_part(
     finally:
         if out is not None:
             out.close()
-    return (b"" if spooled is not None else bytes(part.decode(bytes(data)))), spooled
+    if spooled is not None:
+        return b"", spooled
+    return bytes(held) + bytes(part.decode(bytes(raw))), None
+
+
+class _SpoolFailed(Exception):
+    def __init__(self, written: int) -> None:
+        self.written = written
+
+
+def _write_all(out: FileIO, data: bytes) -> None:
+    """Write all of ``data`` (unbuffered: what reached the file is known exactly)."""
+    view = memoryview(data)
+    done = 0
+    while done < len(view):
+        try:
+            done += out.write(view[done:]) or 0
+        except OSError:
+            raise _SpoolFailed(done) from None
+
+
+def _unspool(path: Path, out: FileIO) -> bytes:
+    """Give up on a spool file that cannot be written: what it holds, back in memory."""
+    with contextlib.suppress(OSError):
+        out.close()
+    try:
+        return path.read_bytes()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _file_part(part: BodyPartReader, data: bytes, path: Path | None = None) -> FilePart:

@@ -90,6 +90,9 @@ def banner(server: Server) -> str:
     hooks = server.webhooks
     urls = sum(len(u) for u in hooks.everywhere.values())
     configured = f"; {urls} URL(s) configured" if urls else ""
+    # A key the user chose is a secret of theirs: never printed. A random one must be, or
+    # nobody could check the signatures.
+    signing = "the configured key" if config.webhook_signing_key else hooks.signing_key
     return "\n".join(
         [
             f"mockgun {__version__} listening on {server.base_url} ({tls})",
@@ -101,7 +104,7 @@ def banner(server: Server) -> str:
             f"  web page      {server.base_url}/mockgun/"
             + (" (user api, the API key as password)" if server.config.api_key else ""),
             *canary,
-            f"  webhooks      signed with {hooks.signing_key}{configured}",
+            f"  webhooks      signed with {signing}{configured}",
             "",
             f"Base URL: {server.base_url} (official SDKs, mailgun.js, mailgun-go) or "
             f"{server.api_url} (django-anymail MAILGUN_API_URL)",

@@ -14,6 +14,8 @@ from pathlib import Path
 from ..spool import CHUNK, Payload
 from .errors import MailgunError
 
+_UNSAFE_IN_NAMES = re.compile('[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"]')
+
 
 @dataclass(frozen=True)
 class FilePart:
@@ -50,7 +52,9 @@ class FilePart:
         # Lone surrogates (undecodable bytes in the upload's name) become U+FFFD first.
         name = self.filename.encode("utf-8", "replace").decode("utf-8")
         base = re.split(r"[/\\]", name)[-1]
-        cleaned = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\"]", "_", base).strip(" .")
+        # Control characters, line breaks, and the bidirectional controls that make
+        # "invoice\u202egnp.exe" show as "invoiceexe.png" in a browser's download bar.
+        cleaned = re.sub(_UNSAFE_IN_NAMES, "_", base).strip(" .")
         return cleaned or "attachment"
 
 

@@ -16,9 +16,10 @@ import re
 import secrets
 from email import policy
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser, BytesParser
 from email.utils import format_datetime, getaddresses
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..spool import Payload, Spool
 from .form import FilePart
@@ -85,24 +86,76 @@ def render(
     # The email package lays out the structure around small markers; the real content of
     # each spooled part is streamed in where its marker's base64 line stands.
     skeleton = msg.as_bytes()
-    if spool is None:
-        for marker, part in markers.items():
-            skeleton = skeleton.replace(_b64_line(marker), _b64_lines(part.read()))
-        return Payload(data=skeleton)
+    if spool is not None:
+        try:
+            return _stream_to_spool(skeleton, markers, spool)
+        except OSError:
+            pass  # a full disk: the message is built in memory instead (at most 25 MiB or so)
+    for marker, part in markers.items():
+        skeleton = skeleton.replace(_b64_line(marker), _b64_lines(part.read()))
+    return Payload(data=skeleton)
+
+
+def _stream_to_spool(skeleton: bytes, markers: dict[bytes, FilePart], spool: Spool) -> Payload:
     path = spool.new_path(".eml")
-    with path.open("wb") as out:
-        rest = skeleton
-        for marker, part in markers.items():
-            before, _, rest = rest.partition(_b64_line(marker))
-            out.write(before)
-            first = True
-            for chunk in part.chunks(_STREAM_CHUNK):
-                if not first:
-                    out.write(b"\r\n")
-                out.write(_b64_lines(chunk))
-                first = False
-        out.write(rest)
+    try:
+        with path.open("wb") as out:
+            _write_streamed(out, skeleton, markers)
+    except OSError:
+        path.unlink(missing_ok=True)  # never a partial file left behind
+        raise
     return Payload(path=path)
+
+
+def _write_streamed(out: BinaryIO, skeleton: bytes, markers: dict[bytes, FilePart]) -> None:
+    rest = skeleton
+    for marker, part in markers.items():
+        before, _, rest = rest.partition(_b64_line(marker))
+        out.write(before)
+        first = True
+        for chunk in part.chunks(_STREAM_CHUNK):
+            if not first:
+                out.write(b"\r\n")
+            out.write(_b64_lines(chunk))
+            first = False
+    out.write(rest)
+
+
+#: Multiparts nested deeper than this are not read back: the standard library walks a message
+#: recursively, and a hostile upload can nest thousands deep.
+MAX_DEPTH = 64
+
+
+def parse(payload: Payload) -> EmailMessage:
+    """A stored message read back. One nested deeper than :data:`MAX_DEPTH` multiparts comes
+    back as its header block with an empty body (it is still stored, and downloadable, as is)."""
+    parser = BytesParser(policy=policy.default)
+    try:
+        if payload.path is not None:
+            with payload.path.open("rb") as fh:
+                parsed = parser.parse(fh)
+        else:
+            parsed = parser.parsebytes(payload.data)
+        if isinstance(parsed, EmailMessage) and _depth(parsed) <= MAX_DEPTH:
+            return parsed
+    except RecursionError:  # the parser itself recurses per nested part
+        pass
+    shallow = BytesHeaderParser(policy=policy.default).parsebytes(payload.read(256 * 1024))
+    assert isinstance(shallow, EmailMessage)
+    del shallow["Content-Type"]
+    shallow.set_payload("")
+    return shallow
+
+
+def _depth(message: Message) -> int:
+    deepest, stack = 0, [(message, 0)]
+    while stack:  # not recursive, on purpose
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = part.get_payload() if part.is_multipart() else []
+        if depth <= MAX_DEPTH and isinstance(children, list):
+            stack.extend((child, depth + 1) for child in children if isinstance(child, Message))
+    return deepest
 
 
 #: Raw bytes per streamed chunk: a multiple of 57, so that each chunk is whole 76-char lines.

@@ -106,7 +106,7 @@ def _json_object(name: str, raw: str | None) -> dict[str, Any] | None:
         return None
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         parsed = None
     if not isinstance(parsed, dict):
         raise MailgunError(400, f"'{name}' parameter is not a valid JSON")

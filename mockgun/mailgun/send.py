@@ -99,7 +99,7 @@ def parse_mailboxes(values: Iterable[str], field_name: str) -> tuple[Mailbox, ..
         if values and not boxes:
             raise invalid_address(field_name)
         return tuple(boxes)
-    for name, address in getaddresses(values):
+    for name, address in addresses(values, field_name):
         if not address and not name:
             continue
         if not _ADDRESS.fullmatch(address):
@@ -109,6 +109,15 @@ def parse_mailboxes(values: Iterable[str], field_name: str) -> tuple[Mailbox, ..
     if values and not boxes:
         raise invalid_address(field_name)
     return tuple(boxes)
+
+
+def addresses(values: list[str], field_name: str) -> list[tuple[str, str]]:
+    """``(name, address)`` pairs of address fields; the standard library's parser recurses into
+    comments, so hundreds of nested ``(`` are refused here rather than overflowing the stack."""
+    try:
+        return getaddresses(values)
+    except RecursionError:
+        raise invalid_address(field_name) from None
 
 
 def invalid_address(field_name: str) -> MailgunError:

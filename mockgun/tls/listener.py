@@ -26,7 +26,7 @@ import itertools
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class TLSSite(web.BaseSite):
         handshake_log: HandshakeLog,
         registry: ConnectionRegistry,
         ca_file: Path | None = None,
+        protocol_factory: Callable[[], asyncio.Protocol] | None = None,
         canary: bool = False,
         conn_ids: Iterator[int] | None = None,
         backlog: int = 1024,  # bursts of CI clients connect at once; the kernel caps it anyway
@@ -76,6 +77,8 @@ class TLSSite(web.BaseSite):
         self._max_pending = config.max_pending_handshakes
         self._brief = config.handshake_log_detail == "brief"
         self._ca_file = ca_file
+        #: Makes each connection's HTTP protocol (default: the runner's aiohttp server).
+        self._protocol_factory = protocol_factory
         self._request_timeout: float | None = config.request_timeout
         #: Connections closed because no request headers arrived in time (slowloris).
         self.slow_closed = 0
@@ -214,11 +217,11 @@ class TLSSite(web.BaseSite):
 
             owned = False  # from here on the transport owns the socket, even on failure
             remaining = max(deadline - loop.time(), 0.001)
-            server = self._runner.server
-            assert server is not None
+            factory = self._protocol_factory or self._runner.server
+            assert factory is not None
             try:
                 transport, _ = await loop.connect_accepted_socket(
-                    server, conn, ssl=self._ctx, ssl_handshake_timeout=remaining
+                    factory, conn, ssl=self._ctx, ssl_handshake_timeout=remaining
                 )
             except Exception as exc:  # every failure is a log line, never a crash
                 records.end(record, *_classify_failure(exc, hello))

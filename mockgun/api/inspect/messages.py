@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import base64
+import asyncio
 
 from aiohttp import web
 
 from ...mailgun.errors import MailgunError, not_found
 from ...spool import Payload
 from ...store import StoredMessage
-from ..headers import content_disposition
 from ..keys import STORE
 from ..params import choice_param, float_param, optional_int
-from . import view
-from .sanitize import sanitize_html
-from .views import message_json
+from ..responses import answer_in_pieces, content_disposition, json_answer
+from .preview import preview
+from .views import message_json, rendered
 
 routes = web.RouteTableDef()
 
@@ -34,7 +33,7 @@ def _filters(request: web.Request) -> dict[str, str | None]:
 
 
 @routes.get("/mockgun/messages")
-async def list_messages(request: web.Request) -> web.Response:
+async def list_messages(request: web.Request) -> web.StreamResponse:
     """Oldest first (``order=newest`` for newest first); filters ``domain``, ``to``, ``from``,
     ``subject``, ``tag``, ``q`` (any of recipient, sender, subject, tag), ``since``;
     ``limit``. ``total`` counts every match, ``domains`` every domain in the store."""
@@ -46,13 +45,14 @@ async def list_messages(request: web.Request) -> web.Response:
     except ValueError:
         raise _bad_since() from None
     shown = found[::-1] if order == "newest" else found
-    return web.json_response(
+    return await json_answer(
+        request,
         {
             "items": [message_json(m) for m in shown[:limit]],
             "total": len(found),
             "evicted": store.evicted,
             "domains": store.domains(),
-        }
+        },
     )
 
 
@@ -61,7 +61,7 @@ def _bad_since() -> MailgunError:
 
 
 @routes.get("/mockgun/messages/wait")
-async def wait_for_message(request: web.Request) -> web.Response:
+async def wait_for_message(request: web.Request) -> web.StreamResponse:
     """Answer as soon as a matching message is stored (or is already), else 408 at ``timeout``."""
     timeout = float_param(request, "timeout", 10.0, 0, 300)
     try:
@@ -72,7 +72,9 @@ async def wait_for_message(request: web.Request) -> web.Response:
         raise _bad_since() from None
     if message is None:
         raise MailgunError(408, f"no matching message within {timeout:g}s")
-    return web.json_response(message_json(message, with_content=True))
+    return await json_answer(
+        request, await asyncio.to_thread(message_json, message, with_content=True)
+    )
 
 
 #: Whatever a message carries (an attachment may say it is text/html) must never run as a
@@ -102,7 +104,7 @@ def _download(payload: Payload, content_type: str, **headers: str) -> web.Stream
 @routes.get("/mockgun/messages/{id}.eml")
 async def get_message_eml(request: web.Request) -> web.StreamResponse:
     message = _message(request)
-    return _download(message.mime, "message/rfc822")
+    return _download(await asyncio.to_thread(rendered, message), "message/rfc822")
 
 
 @routes.get("/mockgun/messages/{id}/attachments/{n}")
@@ -117,11 +119,6 @@ async def get_message_attachment(request: web.Request) -> web.StreamResponse:
     return _download(part.content, part.content_type, **{"Content-Disposition": disposition})
 
 
-#: Inline parts shown in the preview (as data: URLs), and how large they may be.
-INLINE_IMAGE_TYPES = frozenset(
-    {"image/png", "image/gif", "image/jpeg", "image/webp", "image/bmp", "image/svg+xml"}
-)
-INLINE_IMAGE_MAX = 2 * 1024 * 1024
 #: The HTML preview is a document of its own origin-less kind: no script, nothing remote.
 PREVIEW_HEADERS = {
     "Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; "
@@ -133,41 +130,27 @@ PREVIEW_HEADERS = {
 
 
 @routes.get("/mockgun/messages/{id}/html")
-async def get_message_html(request: web.Request) -> web.Response:
+async def get_message_html(request: web.Request) -> web.StreamResponse:
     """The HTML body, sanitized (see sanitize.py), for the web page's sandboxed frame."""
     message = _message(request)
-    source = message.request.html
-    if source is None and message.request.mime is not None:
-        source = view.html_body(message.request.mime)
-    if source is None:
+    shown = await asyncio.to_thread(preview, message)
+    if shown is None:
         raise MailgunError(404, "This message has no HTML body")
-    files = message.request.files
-
-    def resolve_cid(name: str) -> str | None:
-        # Inlined as data: URLs: the sandboxed preview has no origin of its own, so a browser
-        # would not send the API key with a request back to mockgun for the part.
-        for part in files:
-            if (part.filename == name or part.safe_filename == name) and (
-                part.content_type.lower() in INLINE_IMAGE_TYPES and part.size <= INLINE_IMAGE_MAX
-            ):
-                encoded = base64.b64encode(part.read()).decode()
-                return f"data:{part.content_type.lower()};base64,{encoded}"
-        return None
-
-    body, blocked = sanitize_html(source, resolve_cid=resolve_cid)
-    return web.Response(
-        text=f"<!doctype html><meta charset=utf-8>{body}",
+    document, blocked = shown
+    return await answer_in_pieces(
+        request,
+        document.encode(),
         content_type="text/html",
         headers={**PREVIEW_HEADERS, "X-Mockgun-Blocked": str(blocked)},
     )
 
 
 @routes.get("/mockgun/messages/{id}")
-async def get_message(request: web.Request) -> web.Response:
+async def get_message(request: web.Request) -> web.StreamResponse:
     message = _message(request)
-    out = message_json(message, with_content=True)
+    out = await asyncio.to_thread(message_json, message, with_content=True)
     out["events"] = request.app[STORE].events.for_message(message.bare_id)
-    return web.json_response(out)
+    return await json_answer(request, out)
 
 
 @routes.delete("/mockgun/messages")

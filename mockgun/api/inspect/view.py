@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import email
 from email import policy
-from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 
+from ...mailgun import mime
 from ...spool import Payload
 
 #: A header block larger than this is cut (a message's headers are a few KiB).
@@ -37,8 +36,7 @@ def html_body(payload: Payload) -> str | None:
     """The ``text/html`` body of a MIME message (for sends through ``messages.mime``)."""
     if payload.size > BODY_LIMIT:
         return None
-    message = email.message_from_bytes(payload.read(), policy=policy.default)
-    assert isinstance(message, EmailMessage)
+    message = mime.parse(payload)
     try:
         part = message.get_body(preferencelist=("html",))
         return None if part is None else str(part.get_content())

@@ -70,6 +70,13 @@ def message_json(message: StoredMessage, *, with_content: bool = False) -> dict[
     return out
 
 
+def rendered(message: StoredMessage) -> Payload:
+    """The message's MIME, built now if it was not yet: CPU work, so callers on the event
+    loop run this on a worker thread (``asyncio.to_thread``)."""
+    message.copies  # noqa: B018 - built together, so that a batch's copies are ready too
+    return message.mime
+
+
 def transport_json(transport: TransportInfo) -> dict[str, Any]:
     return {
         "conn_id": transport.conn_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -55,22 +56,33 @@ def _page_url(request: web.Request, domain: str, query: EventQuery, page: str, s
 
 
 def render_event(request: web.Request, domain: str, data: dict[str, Any]) -> dict[str, Any]:
-    """An event as served: the storage URL is built from the request's own scheme and host,
-    and the message size is known once the MIME message has been built."""
+    """An event as served: the storage URL is built from the request's own scheme and host."""
     storage = data.get("storage")
     if not storage:
         return data
-    message_info = data.get("message", {})
-    if message_info.get("size") is None:
-        stored = request.app[STORE].by_key(storage["key"])
-        if stored is not None:
-            message_info["size"] = stored.mime.size  # kept: later pages need not ask again
     url = f"{base_url(request)}/v3/domains/{domain}/messages/{storage['key']}"
     return {**data, "storage": {**storage, "url": url}}
 
 
-def _respond(request: web.Request, domain: str, query: EventQuery) -> web.Response:
+async def _fill_sizes(request: web.Request, events: list[StoredEvent]) -> None:
+    """The message size of each event, known once the MIME message is built: built on a
+    worker thread where it was not yet, and kept, so that later pages need not ask again."""
+    store = request.app[STORE]
+    missing = [
+        (info, message)
+        for e in events
+        if (info := e.data.get("message", {})).get("size") is None
+        and (message := store.by_key(e.data.get("storage", {}).get("key", ""))) is not None
+    ]
+    if missing:
+        sizes = await asyncio.to_thread(lambda: [m.mime.size for _, m in missing])
+        for (info, _), size in zip(missing, sizes, strict=True):
+            info["size"] = size
+
+
+async def _respond(request: web.Request, domain: str, query: EventQuery) -> web.Response:
     events: list[StoredEvent] = request.app[STORE].events.page(domain, query)
+    await _fill_sizes(request, events)
     edge = 0 if query.ascending else 2**62
     first_seq = events[0].seq if events else (query.seq or edge)
     last_seq = events[-1].seq if events else (query.seq or edge)
@@ -87,7 +99,7 @@ def _respond(request: web.Request, domain: str, query: EventQuery) -> web.Respon
 
 @routes.get("/v3/{domain}/events")
 async def list_events(request: web.Request) -> web.StreamResponse:
-    return _respond(request, request.match_info["domain"], _query(request))
+    return await _respond(request, request.match_info["domain"], _query(request))
 
 
 @routes.get("/v3/{domain}/events/{page}")
@@ -96,4 +108,4 @@ async def events_page(request: web.Request) -> web.StreamResponse:
         query = EventQuery.from_token(request.match_info["page"])
     except ValueError:
         raise MailgunError(400, "invalid events page token") from None
-    return _respond(request, request.match_info["domain"], query)
+    return await _respond(request, request.match_info["domain"], query)

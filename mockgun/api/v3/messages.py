@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from email.utils import getaddresses, parseaddr
 
 from aiohttp import web
 
@@ -14,7 +13,7 @@ from ...faults import STATUS_MESSAGES, FaultRule, FaultTarget
 from ...mailgun import events
 from ...mailgun.errors import MailgunError
 from ...mailgun.form import Form
-from ...mailgun.send import SendRequest, validate_mime_send, validate_send
+from ...mailgun.send import SendRequest, addresses, validate_mime_send, validate_send
 from ...store import StoredMessage, TransportInfo
 from ...tls.connections import ssl_object_of
 from ..form import read_form
@@ -100,8 +99,8 @@ async def apply_fault(request: web.Request, form: Form, domain: str) -> FaultRul
     target = FaultTarget(
         endpoint=endpoint,
         domain=domain,
-        recipients=[addr for _, addr in getaddresses(fields) if addr],
-        sender=parseaddr(form.get("from") or "")[1],
+        recipients=[addr for _, addr in addresses(fields, "to") if addr],
+        sender=next((a for _, a in addresses(form.getall("from")[:1], "from")), ""),
     )
     rule = book.pick(target)
     if rule is None:

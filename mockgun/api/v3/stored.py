@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from email import policy
+import asyncio
 from email.message import EmailMessage
-from email.parser import BytesParser
 from email.utils import parseaddr
 from typing import Any
 
 from aiohttp import web
 
+from ...mailgun import mime
 from ...mailgun.errors import MailgunError, not_found
 from ...mailgun.send import parse_mailboxes
 from ...store import StoredMessage
 from ..form import read_form
-from ..headers import content_disposition
 from ..keys import CONFIG, STORE
+from ..responses import content_disposition, json_answer
 from ..urls import base_url
 from .messages import QUEUED, accept
 
@@ -23,13 +23,7 @@ routes = web.RouteTableDef()
 
 
 def _parsed(message: StoredMessage) -> EmailMessage:
-    if message.mime.path is not None:
-        with message.mime.path.open("rb") as fh:
-            parsed = BytesParser(policy=policy.default).parse(fh)
-    else:
-        parsed = BytesParser(policy=policy.default).parsebytes(message.mime.data)
-    assert isinstance(parsed, EmailMessage)
-    return parsed
+    return mime.parse(message.mime)
 
 
 def _parts(msg: EmailMessage) -> list[EmailMessage]:
@@ -50,10 +44,11 @@ def _text(part: Any) -> str | None:
     return content if isinstance(content, str) else None
 
 
-def stored_json(request: web.Request, message: StoredMessage) -> dict[str, Any]:
-    """Mailgun's JSON for a stored message, from the stored MIME."""
+def stored_json(url: str, message: StoredMessage) -> dict[str, Any]:
+    """Mailgun's JSON for a stored message at ``url``, from the stored MIME. Parsing a MIME
+    message is CPU work: handlers run this on a worker thread, as every function here that
+    builds or parses one."""
     msg = _parsed(message)
-    url = f"{base_url(request)}/v3/domains/{message.domain}/messages/{message.key}"
     plain = msg.get_body(preferencelist=("plain",))
     html = msg.get_body(preferencelist=("html",))
     body_ids = {id(p) for p in (plain, html) if p is not None}
@@ -114,36 +109,48 @@ def _lookup(request: web.Request) -> StoredMessage:
 async def get_stored(request: web.Request) -> web.StreamResponse:
     message = _lookup(request)
     if "message/rfc2822" in request.headers.get("Accept", ""):
-        msg = _parsed(message)
-        return web.json_response(
-            {
-                "recipients": ", ".join(message.request.recipients),
-                "sender": _sender(message),
-                "from": str(msg["From"] or ""),
-                "subject": str(msg["Subject"] or ""),
-                "body-mime": message.mime.read().decode("utf-8", errors="replace"),
-            }
-        )
-    return web.json_response(stored_json(request, message))
+        return await json_answer(request, await asyncio.to_thread(_rfc2822_json, message))
+    url = f"{base_url(request)}/v3/domains/{message.domain}/messages/{message.key}"
+    return await json_answer(request, await asyncio.to_thread(stored_json, url, message))
+
+
+def _rfc2822_json(message: StoredMessage) -> dict[str, Any]:
+    msg = _parsed(message)
+    return {
+        "recipients": ", ".join(message.request.recipients),
+        "sender": _sender(message),
+        "from": str(msg["From"] or ""),
+        "subject": str(msg["Subject"] or ""),
+        "body-mime": message.mime.read().decode("utf-8", errors="replace"),
+    }
 
 
 @routes.get("/v3/domains/{domain}/messages/{key}/attachments/{index}")
 async def get_attachment(request: web.Request) -> web.StreamResponse:
     message = _lookup(request)
+    found = await asyncio.to_thread(_attachment, message, request.match_info["index"])
+    if found is None:
+        raise not_found("Attachment")
+    payload, content_type, name = found
+    return web.Response(
+        body=payload,
+        content_type=content_type,
+        headers={"Content-Disposition": content_disposition(name)},
+    )
+
+
+def _attachment(message: StoredMessage, index: str) -> tuple[bytes, str, str] | None:
+    """Bytes, type and name of the ``index``-th file part, or None."""
     msg = _parsed(message)
     body_ids = {id(p) for p in (msg.get_body(("plain",)), msg.get_body(("html",))) if p is not None}
     files = _files(msg, body_ids)
     try:
-        part = files[int(request.match_info["index"])]
+        part = files[int(index)]
     except (ValueError, IndexError):
-        raise not_found("Attachment") from None
+        return None
     payload = part.get_payload(decode=True)
-    name = part.get_filename() or "attachment"
-    return web.Response(
-        body=payload if isinstance(payload, bytes) else b"",
-        content_type=part.get_content_type(),
-        headers={"Content-Disposition": content_disposition(name)},
-    )
+    body = payload if isinstance(payload, bytes) else b""
+    return body, part.get_content_type(), part.get_filename() or "attachment"
 
 
 @routes.post("/v3/domains/{domain}/messages/{key}")
@@ -170,7 +177,7 @@ async def resend(request: web.Request) -> web.StreamResponse:
         subject=original.subject,
         options=original.options,
         fields=tuple(form.fields),
-        mime=message.mime,
+        mime=await asyncio.to_thread(lambda: message.mime),
     )
     stored = accept(request, again)
     return web.json_response({"id": stored.id, "message": QUEUED})

@@ -1,0 +1,54 @@
+"""Answers that both of the API's surfaces write: large JSON bodies, and download headers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+#: Large bodies go out in pieces of this size. asyncio's TLS transport re-slices what is left of
+#: one write after every 16 KiB record (quadratic in its size: 0.5 s of event loop for 10 MB);
+#: pieces keep every write small, and let other connections in between.
+PIECE = 256 * 1024
+
+
+async def json_answer(request: web.Request, data: Any, *, status: int = 200) -> web.StreamResponse:
+    """``data`` as JSON, encoded on a worker thread and written in pieces: for answers that can
+    carry whole messages (megabytes), so that they never hold up the event loop."""
+    body = await asyncio.to_thread(_encode, data)
+    return await answer_in_pieces(request, body, content_type="application/json", status=status)
+
+
+async def answer_in_pieces(
+    request: web.Request,
+    body: bytes,
+    *,
+    content_type: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> web.StreamResponse:
+    """``body``, written :data:`PIECE` bytes at a time when it is larger than that."""
+    if len(body) <= PIECE:
+        return web.Response(body=body, status=status, content_type=content_type, headers=headers)
+    response = web.StreamResponse(status=status, headers=headers)
+    response.content_type = content_type
+    response.content_length = len(body)
+    await response.prepare(request)
+    view = memoryview(body)
+    for start in range(0, len(body), PIECE):
+        await response.write(view[start : start + PIECE])
+    await response.write_eof()
+    return response
+
+
+def _encode(data: Any) -> bytes:
+    return json.dumps(data).encode()
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact one in RFC 5987 form."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -1,0 +1,295 @@
+"""Hostile input and long runs: every answer in Mailgun's shape, bounded memory and time.
+
+Each test reproduces one finding of the adversarial pass (issue 13) and shows it fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from aiohttp import FormData
+from support import AUTH, Client, MockgunProcess, wait_for
+
+from mockgun.api.inspect import preview
+from mockgun.api.inspect.preview import INLINE_BUDGET
+from mockgun.spool import Spool
+
+SEND = {"from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t"}
+
+
+async def _send(client: Client, data: object, path: str = "/v3/example.com/messages") -> str:
+    resp = await client.post(path, data=data, headers=AUTH)
+    assert resp.status == 200, await resp.text()
+    return str((await resp.json())["id"]).strip("<>")
+
+
+# 1. The preview of a message that references one large inline image thousands of times.
+
+
+async def test_the_preview_inlines_images_only_within_its_budget(client: Client) -> None:
+    form = FormData()
+    for name, value in SEND.items():
+        form.add_field(name, value)
+    form.add_field("html", '<p>hi</p><img src="cid:a.png">' * 100)
+    png = b"\x89PNG" + os.urandom(1024 * 1024)
+    form.add_field("inline", png, filename="a.png", content_type="image/png")
+    message_id = await _send(client, form)
+    resp = await client.get(f"/mockgun/messages/{message_id}/html")
+    assert resp.status == 200
+    body = await resp.read()
+    # Without the budget: 100 copies of a 1.4 MB data URL (133 MB); now the budget caps it.
+    inlined = body.count(b"data:image/png;base64,")
+    assert len(body) <= INLINE_BUDGET + 100 * 64
+    assert inlined == INLINE_BUDGET // 1_398_130  # the length of one data: URL of a.png
+    assert int(resp.headers["X-Mockgun-Blocked"]) == 100 - inlined
+
+
+async def test_a_huge_html_body_is_previewed_in_part(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preview, "HTML_LIMIT", 100_000)  # the real one is 8 MiB: slower, alike
+    html = "<p>" + "word " * 30_000 + "</p>"
+    message_id = await _send(client, {**SEND, "html": html})
+    resp = await client.get(f"/mockgun/messages/{message_id}/html")
+    body = await resp.text()
+    assert resp.status == 200 and len(body) <= 100_000 + 1000
+    assert "the preview shows the first 100,000 characters" in body
+
+
+# 3. Inputs that made a 500 with a traceback.
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"to": "(" * 600 + "b@example.com"}, "to parameter is not a valid address"),
+        ({"from": "(" * 600 + "a@example.com"}, "from parameter is not a valid address"),
+        ({"recipient-variables": "[" * 1000}, "'recipient-variables' parameter is not a valid"),
+        ({"t:variables": "{" * 1000}, "'t:variables' parameter is not a valid JSON"),
+    ],
+)
+async def test_deep_nesting_is_a_400(client: Client, fields: dict[str, str], message: str) -> None:
+    resp = await client.post("/v3/example.com/messages", data={**SEND, **fields}, headers=AUTH)
+    assert resp.status == 400
+    assert (await resp.json())["message"].startswith(message)
+
+
+@pytest.mark.parametrize("prefix", [b"v:", b"o:", b"h:", b""])
+async def test_a_field_name_in_invalid_utf8_is_a_400(client: Client, prefix: bytes) -> None:
+    parts = [(b"from", b"a@example.com"), (b"to", b"b@example.com"), (b"subject", b"s")]
+    parts += [(b"text", b"t"), (prefix + b"\xff\xfe", b"x")]
+    body = b"".join(
+        b'--B\r\nContent-Disposition: form-data; name="' + name + b'"\r\n\r\n' + value + b"\r\n"
+        for name, value in parts
+    )
+    resp = await client.post(
+        "/v3/example.com/messages",
+        data=body + b"--B--\r\n",
+        headers={**AUTH, "Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert resp.status == 400
+    assert "not valid UTF-8" in (await resp.json())["message"]
+
+
+@pytest.mark.parametrize("body", ["[1,2]", "123", "null", '"text"', "[[1]]"])
+async def test_event_bodies_that_are_not_objects_are_a_400(client: Client, body: str) -> None:
+    message_id = await _send(client, SEND)
+    resp = await client.post(
+        f"/mockgun/events/example.com/opened/{message_id}",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status == 400
+    assert (await resp.json()) == {"message": "the body must be a form or a JSON object"}
+
+
+async def test_a_mime_upload_nested_thousands_deep_is_stored_and_read_back(client: Client) -> None:
+    mime = b"From: a@example.com\r\nSubject: deep\r\n"
+    mime += b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n"
+    for depth in range(1300):
+        mime += (
+            f"--b{depth}\r\nContent-Type: multipart/mixed; boundary=b{depth + 1}\r\n\r\n".encode()
+        )
+    form = FormData()
+    form.add_field("to", "b@example.com")
+    form.add_field("message", mime, filename="deep.eml")
+    message_id = await _send(client, form, "/v3/example.com/messages.mime")
+    html = await client.get(f"/mockgun/messages/{message_id}/html")
+    assert (html.status, await html.json()) == (404, {"message": "This message has no HTML body"})
+    detail = await client.get(f"/mockgun/messages/{message_id}")
+    assert detail.status == 200 and (await detail.json())["subject"] == "deep"
+    events = await (await client.get("/v3/example.com/events", headers=AUTH)).json()
+    key = events["items"][0]["storage"]["key"]
+    stored = await client.get(f"/v3/domains/example.com/messages/{key}", headers=AUTH)
+    assert stored.status == 200 and (await stored.json())["subject"] == "deep"
+    eml = await client.get(f"/mockgun/messages/{message_id}.eml")
+    assert (await eml.read()) == mime
+
+
+def _limit_file_size(size: int) -> Callable[[], None]:
+    def limit() -> None:  # in the server's process, before it starts
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+def test_an_upload_when_the_disk_is_full_is_kept_in_memory(
+    spawn: Callable[..., MockgunProcess], tmp_path: Path
+) -> None:
+    """Files over 1.5 MiB cannot be written (EFBIG, as on a full disk): the 3 MiB attachment,
+    which would be spooled to disk, is kept in memory instead, and reads back whole."""
+    spool_parent = tmp_path / "spool"
+    spool_parent.mkdir()
+    server = spawn(env={"TMPDIR": str(spool_parent)}, preexec_fn=_limit_file_size(3 << 19))
+    payload = os.urandom(3 << 20)
+    for _ in range(2):
+        resp = requests.post(
+            f"{server.base_url}/v3/example.com/messages",
+            auth=("api", "k"),
+            data=SEND,
+            files={"attachment": ("big.bin", payload, "application/octet-stream")},
+            verify=str(server.ca_file),
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+        message_id = resp.json()["id"].strip("<>")
+        base = f"{server.base_url}/mockgun/messages/{message_id}"
+        for _ in range(2):  # every read works, and leaves no partial file behind
+            eml = requests.get(f"{base}.eml", verify=str(server.ca_file), timeout=30)
+            assert eml.status_code == 200 and len(eml.content) > len(payload)
+        part = requests.get(f"{base}/attachments/0", verify=str(server.ca_file), timeout=30)
+        assert part.content == payload
+    leftovers = [p for p in spool_parent.rglob("*") if p.is_file()]
+    assert leftovers == []
+    assert not any("Traceback" in line for line in server.stderr_lines)
+
+
+def _tls(server: MockgunProcess) -> ssl.SSLSocket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    return server.client_context().wrap_socket(sock, server_hostname="localhost")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header <script>\r\n\r\n",
+        b"G\x01T /<script> HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 70_000 + b"\r\n\r\n",
+    ],
+)
+def test_requests_aiohttp_cannot_parse_get_mailguns_shape(
+    mockgun_process: MockgunProcess, raw: bytes
+) -> None:
+    with _tls(mockgun_process) as conn:
+        conn.sendall(raw)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] in (b"400", b"431")
+    assert b"application/json" in head
+    assert set(json.loads(body)) == {"message"} and b"script" not in body
+    assert not any("Traceback" in line for line in mockgun_process.stderr_lines)
+
+
+# 10. Smaller findings.
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u2066", "\u200f", "\u061c"])
+async def test_bidirectional_controls_never_reach_a_download_name(
+    client: Client, control: str
+) -> None:
+    # Raw UTF-8 in the part's header, as a hostile client writes it (aiohttp's own client
+    # would percent-encode the name).
+    parts = b"".join(
+        f'--B\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in SEND.items()
+    )
+    parts += (
+        b'--B\r\nContent-Disposition: form-data; name="attachment"; filename="invoice'
+        + control.encode()
+        + b'gnp.exe"\r\nContent-Type: application/octet-stream\r\n\r\nMZ\r\n--B--\r\n'
+    )
+    resp = await client.post(
+        "/v3/example.com/messages",
+        data=parts,
+        headers={**AUTH, "Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert resp.status == 200, await resp.text()
+    message_id = str((await resp.json())["id"]).strip("<>")
+    resp = await client.get(f"/mockgun/messages/{message_id}/attachments/0")
+    disposition = resp.headers["Content-Disposition"]
+    assert control not in disposition and "%E2%80%AE" not in disposition
+    assert 'filename="invoice_gnp.exe"' in disposition
+
+
+def test_spool_folders_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f"mockgun-spool-{dead.pid}-abc"
+    stale.mkdir()
+    (stale / "00000001").write_bytes(b"left by a SIGKILL")
+    alive = tmp_path / f"mockgun-spool-{os.getppid()}-xyz"  # a live process's
+    alive.mkdir()
+    spool = Spool(tmp_path)
+    try:
+        assert not stale.exists() and alive.exists()
+        assert spool.directory.name.startswith(f"mockgun-spool-{os.getpid()}-")
+    finally:
+        spool.close()
+
+
+def test_sigkill_leaves_a_spool_the_next_start_removes(
+    spawn: Callable[..., MockgunProcess], tmp_path: Path
+) -> None:
+    parent = Path(tempfile.mkdtemp(dir=tmp_path))
+    first = spawn(env={"TMPDIR": str(parent)})
+    [left] = list(parent.glob("mockgun-spool-*"))
+    first.stop(signal.SIGKILL)
+    assert left.exists()
+    spawn(env={"TMPDIR": str(parent)})
+    assert not left.exists() and len(list(parent.glob("mockgun-spool-*"))) == 1
+
+
+def _injected(server: MockgunProcess) -> int:
+    faults = requests.get(
+        f"{server.base_url}/mockgun/faults", verify=str(server.ca_file), timeout=5
+    )
+    return len(faults.json()["injected"])
+
+
+def test_shutdown_waits_the_timeout_once(spawn: Callable[..., MockgunProcess]) -> None:
+    server = spawn("--shutdown-timeout", "1", "--fault", "stall to=stuck@example.com")
+    with _tls(server) as conn:
+        body = "from=a%40example.com&to=stuck%40example.com&subject=s&text=t"
+        conn.sendall(
+            b"POST /v3/example.com/messages HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Basic YXBpOms=\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+        )
+        wait_for(lambda: _injected(server), what="the stall rule to hold the request")
+        started = time.monotonic()
+        assert server.stop() == 0
+    assert time.monotonic() - started < 1.9  # was twice the timeout, and more
+
+
+def test_a_signing_key_the_user_chose_is_never_printed(
+    spawn: Callable[..., MockgunProcess],
+) -> None:
+    server = spawn(env={"MOCKGUN_WEBHOOK_SIGNING_KEY": "key-my-own-secret"})
+    banner = "".join(server.stdout_lines)
+    assert "signed with the configured key" in banner and "key-my-own-secret" not in banner
+    random_key = spawn()
+    assert "signed with key-" in "".join(random_key.stdout_lines)
