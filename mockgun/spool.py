@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: Payloads larger than this are spooled to disk.
 SPOOL_THRESHOLD = 1024 * 1024
@@ -41,10 +42,21 @@ class Spool:
         self._names = itertools.count(1)
 
     def new_path(self, suffix: str = "") -> Path:
-        return self.directory / f"{next(self._names):08d}{suffix}"
+        # The pid: a worker process (mockgun.api.offload) writes into the same folder.
+        return self.directory / f"{next(self._names):08d}-{os.getpid()}{suffix}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A worker gets the same folder (never a new one, never a clean-up of its own).
+        return (_attach, (self.directory, self.threshold))
 
     def close(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _attach(directory: Path, threshold: int) -> Spool:
+    spool = Spool.__new__(Spool)
+    spool.directory, spool.threshold, spool._names = directory, threshold, itertools.count(1)
+    return spool
 
 
 def remove_stale(parent: Path) -> int:

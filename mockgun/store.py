@@ -79,17 +79,19 @@ class StoredMessage:
         return cache["_built_parts"]
 
     def _build(self) -> Built:
-        req = self.request
-        if req.mime is not None:
-            return req.mime, ()
-        if req.options.recipient_variables is not None:
-            copies = tuple(
-                (box.address, mime.render(req, self.id, self.date, recipient=box, spool=self.spool))
-                for box in req.to
-            )
-            if copies:
-                return copies[0][1], copies
-        return mime.render(self.request, self.id, self.date, spool=self.spool), ()
+        return build_parts(self.request, self.id, self.received_at, self.spool)
+
+    def adopt(self, parts: Built) -> None:
+        """Take the parts a worker built (:func:`build_parts`); if they were built meanwhile
+        (two readers at once), the spare copy's files are removed."""
+        cache: dict[str, Built] = self.__dict__
+        with self._building:
+            if "_built_parts" not in cache:
+                cache["_built_parts"] = parts
+                return
+        if parts is not cache["_built_parts"] and self.request.mime is None:
+            for payload in (parts[0], *(copy for _, copy in parts[1])):
+                payload.discard()
 
     @property
     def date(self) -> dt.datetime:
@@ -143,6 +145,24 @@ class StoredMessage:
         for part in self.request.files:
             if part.path is not None:
                 part.path.unlink(missing_ok=True)
+
+
+def build_parts(
+    request: SendRequest, message_id: str, received_at: float, spool: Spool | None
+) -> Built:
+    """The MIME message of a send (and, for a batch, each recipient's copy). A module-level
+    function of picklable arguments, so that a worker process can run it."""
+    date = dt.datetime.fromtimestamp(received_at, dt.timezone.utc)
+    if request.mime is not None:
+        return request.mime, ()
+    if request.options.recipient_variables is not None:
+        copies = tuple(
+            (box.address, mime.render(request, message_id, date, recipient=box, spool=spool))
+            for box in request.to
+        )
+        if copies:
+            return copies[0][1], copies
+    return mime.render(request, message_id, date, spool=spool), ()
 
 
 class MessageStore:

@@ -34,12 +34,14 @@ from .keys import (
     HANDSHAKES,
     INFLIGHT,
     LIVE,
+    OFFLOAD,
     STARTED,
     STORE,
     SUMMARY,
     WEBHOOKS,
 )
 from .live import Hub
+from .offload import Offload
 
 
 def webhooks_from(config: Config) -> Webhooks:
@@ -138,6 +140,7 @@ def create_app(
     app[WEBHOOKS] = webhooks_from(config)
     app[LIVE] = Hub.watching(app[STORE], app[HANDSHAKES])
     app[SUMMARY] = LiveSummary()
+    app[OFFLOAD] = Offload()
     app.cleanup_ctx.append(_webhooks_listen)
     app.on_shutdown.append(_end_streams)  # open streams would hold up the shutdown
     for module in (*v3.MODULES, *inspect.MODULES):
@@ -158,3 +161,4 @@ async def _webhooks_listen(app: web.Application) -> AsyncIterator[None]:
 
 async def _end_streams(app: web.Application) -> None:
     app[LIVE].close()
+    app[OFFLOAD].close()  # a render in progress must not hold the stop up

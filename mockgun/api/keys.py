@@ -13,6 +13,7 @@ from ..tls.handshake_log import HandshakeLog
 from ..tls.report import LiveSummary
 from .inflight import InFlight
 from .live import Hub
+from .offload import Offload
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", MessageStore)
@@ -23,5 +24,7 @@ FAULTS = web.AppKey("faults", FaultBook)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 LIVE = web.AppKey("live", Hub)
 SUMMARY = web.AppKey("handshake_summary", LiveSummary)
+#: Worker processes for building, parsing and previewing messages.
+OFFLOAD = web.AppKey("offload", Offload)
 #: When the app was made (Unix time): the ``created_at`` of the domains it reports.
 STARTED = web.AppKey("started", float)

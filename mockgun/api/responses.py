@@ -45,7 +45,13 @@ async def answer_in_pieces(
 
 
 def _encode(data: Any) -> bytes:
-    return json.dumps(data).encode()
+    # The encoder's one-shot C path holds the GIL for a whole answer (a quarter of a second
+    # for one with a 5 MB subject, in measurements); piece by piece, the event loop's thread
+    # gets its turns in between.
+    return "".join(_ENCODER.iterencode(data, _one_shot=False)).encode()
+
+
+_ENCODER = json.JSONEncoder()
 
 
 def content_disposition(filename: str) -> str:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 from aiohttp import web
 
 from ...mailgun.errors import MailgunError, not_found
 from ...spool import Payload
 from ...store import StoredMessage
-from ..keys import STORE
+from ..keys import OFFLOAD, STORE
+from ..offload import built
 from ..params import choice_param, float_param, optional_int
 from ..responses import answer_in_pieces, content_disposition, json_answer
-from .preview import preview
-from .views import message_json, rendered
+from . import preview, view
+from .views import message_json
 
 routes = web.RouteTableDef()
 
@@ -72,9 +73,7 @@ async def wait_for_message(request: web.Request) -> web.StreamResponse:
         raise _bad_since() from None
     if message is None:
         raise MailgunError(408, f"no matching message within {timeout:g}s")
-    return await json_answer(
-        request, await asyncio.to_thread(message_json, message, with_content=True)
-    )
+    return await json_answer(request, await _detail(request, message))
 
 
 #: Whatever a message carries (an attachment may say it is text/html) must never run as a
@@ -93,6 +92,15 @@ def _message(request: web.Request) -> StoredMessage:
     return message
 
 
+async def _detail(request: web.Request, message: StoredMessage) -> dict[str, Any]:
+    """``GET /mockgun/messages/{id}``'s answer (without events): the MIME message is built,
+    and its headers read, in a worker process."""
+    offload = request.app[OFFLOAD]
+    await built(offload, message)
+    headers = await offload.run(view.headers, message.mime)
+    return message_json(message, with_content=True, headers=headers)
+
+
 def _download(payload: Payload, content_type: str, **headers: str) -> web.StreamResponse:
     """A stored payload as a download: streamed from disk when it was spooled."""
     headers = {**headers, **DOWNLOAD_HEADERS, "Content-Type": content_type}
@@ -104,7 +112,8 @@ def _download(payload: Payload, content_type: str, **headers: str) -> web.Stream
 @routes.get("/mockgun/messages/{id}.eml")
 async def get_message_eml(request: web.Request) -> web.StreamResponse:
     message = _message(request)
-    return _download(await asyncio.to_thread(rendered, message), "message/rfc822")
+    await built(request.app[OFFLOAD], message)
+    return _download(message.mime, "message/rfc822")
 
 
 @routes.get("/mockgun/messages/{id}/attachments/{n}")
@@ -133,7 +142,10 @@ PREVIEW_HEADERS = {
 async def get_message_html(request: web.Request) -> web.StreamResponse:
     """The HTML body, sanitized (see sanitize.py), for the web page's sandboxed frame."""
     message = _message(request)
-    shown = await asyncio.to_thread(preview, message)
+    req = message.request
+    shown = await request.app[OFFLOAD].run(
+        preview.preview, req.html, req.mime, req.files, preview.HTML_LIMIT, preview.INLINE_BUDGET
+    )
     if shown is None:
         raise MailgunError(404, "This message has no HTML body")
     document, blocked = shown
@@ -148,7 +160,7 @@ async def get_message_html(request: web.Request) -> web.StreamResponse:
 @routes.get("/mockgun/messages/{id}")
 async def get_message(request: web.Request) -> web.StreamResponse:
     message = _message(request)
-    out = await asyncio.to_thread(message_json, message, with_content=True)
+    out = await _detail(request, message)
     out["events"] = request.app[STORE].events.for_message(message.bare_id)
     return await json_answer(request, out)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 
 from ...mailgun.form import FilePart
-from ...store import StoredMessage
+from ...spool import Payload
 from . import view
 from .sanitize import sanitize_html
 
@@ -27,21 +27,29 @@ INLINE_BUDGET = 8 * 1024 * 1024
 HTML_LIMIT = 8 * 1024 * 1024
 
 
-def preview(message: StoredMessage) -> tuple[str, int] | None:
-    """``(document, blocked)`` for the message's HTML body, or None when it has none."""
-    source = message.request.html
-    if source is None and message.request.mime is not None:
-        source = view.html_body(message.request.mime)
+def preview(
+    html: str | None,
+    uploaded: Payload | None,
+    files: tuple[FilePart, ...],
+    html_limit: int = HTML_LIMIT,
+    budget: int = INLINE_BUDGET,
+) -> tuple[str, int] | None:
+    """``(document, blocked)`` for a message's HTML body (``html``, or the ``text/html`` part
+    of an ``uploaded`` MIME message), or None when it has none. Arguments that pickle: the
+    API runs this in a worker process (mockgun.api.offload)."""
+    source = html
+    if source is None and uploaded is not None:
+        source = view.html_body(uploaded)
     if source is None:
         return None
-    cut = len(source) > HTML_LIMIT
+    cut = len(source) > html_limit
     if cut:
-        source = source[:HTML_LIMIT]
-    inliner = _Inliner(message.request.files)
+        source = source[:html_limit]
+    inliner = _Inliner(files, budget)
     body, blocked = sanitize_html(source, resolve_cid=inliner.resolve)
     blocked += inliner.over_budget
     note = (
-        f"<p><em>mockgun: the preview shows the first {HTML_LIMIT:,} characters of this "
+        f"<p><em>mockgun: the preview shows the first {html_limit:,} characters of this "
         "message's HTML.</em></p>"
         if cut
         else ""
@@ -52,9 +60,9 @@ def preview(message: StoredMessage) -> tuple[str, int] | None:
 class _Inliner:
     """Makes ``cid:`` references into data: URLs while the budget lasts."""
 
-    def __init__(self, files: tuple[FilePart, ...]) -> None:
+    def __init__(self, files: tuple[FilePart, ...], budget: int) -> None:
         self._files = files
-        self._left = INLINE_BUDGET
+        self._left = budget
         self._urls: dict[int, str] = {}  # each part encoded once per preview
         #: References left out because the budget was spent (counted as blocked).
         self.over_budget = 0

@@ -22,9 +22,12 @@ def message_path(message: StoredMessage) -> str:
     return f"/mockgun/messages/{message.bare_id}"
 
 
-def message_json(message: StoredMessage, *, with_content: bool = False) -> dict[str, Any]:
+def message_json(
+    message: StoredMessage, *, with_content: bool = False, headers: list[list[str]] | None = None
+) -> dict[str, Any]:
     """A stored message as ``GET /mockgun/messages`` lists it (``with_content``: as
-    ``GET /mockgun/messages/{id}`` shows it, with its MIME message and attachments)."""
+    ``GET /mockgun/messages/{id}`` shows it, with its MIME message and attachments; this
+    builds the MIME message and reads its ``headers`` unless given: off the event loop)."""
     req = message.request
     fields: dict[str, list[str]] = {}
     for name, value in req.fields:
@@ -63,18 +66,11 @@ def message_json(message: StoredMessage, *, with_content: bool = False) -> dict[
     }
     if with_content:
         out["mime_size"] = message.mime.size
-        out["headers"] = view.headers(message.mime)
+        out["headers"] = headers if headers is not None else view.headers(message.mime)
         out.update(_mime_json(message.mime, f"{message_path(message)}.eml"))
         if message.copies:
             out["copies"] = [{"recipient": r, **_mime_json(m, None)} for r, m in message.copies]
     return out
-
-
-def rendered(message: StoredMessage) -> Payload:
-    """The message's MIME, built now if it was not yet: CPU work, so callers on the event
-    loop run this on a worker thread (``asyncio.to_thread``)."""
-    message.copies  # noqa: B018 - built together, so that a batch's copies are ready too
-    return message.mime
 
 
 def transport_json(transport: TransportInfo) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -10,7 +9,8 @@ from aiohttp import web
 
 from ...mailgun.errors import MailgunError
 from ...mailgun.eventlog import FILTERS, MAX_LIMIT, EventQuery, StoredEvent
-from ..keys import STORE
+from ..keys import OFFLOAD, STORE
+from ..offload import built
 from ..params import int_param
 from ..urls import base_url
 
@@ -74,10 +74,8 @@ async def _fill_sizes(request: web.Request, events: list[StoredEvent]) -> None:
         if (info := e.data.get("message", {})).get("size") is None
         and (message := store.by_key(e.data.get("storage", {}).get("key", ""))) is not None
     ]
-    if missing:
-        sizes = await asyncio.to_thread(lambda: [m.mime.size for _, m in missing])
-        for (info, _), size in zip(missing, sizes, strict=True):
-            info["size"] = size
+    for info, message in missing:
+        info["size"] = (await built(request.app[OFFLOAD], message)).mime.size
 
 
 async def _respond(request: web.Request, domain: str, query: EventQuery) -> web.Response:

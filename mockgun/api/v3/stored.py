@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
@@ -12,9 +11,11 @@ from aiohttp import web
 from ...mailgun import mime
 from ...mailgun.errors import MailgunError, not_found
 from ...mailgun.send import parse_mailboxes
+from ...spool import Payload
 from ...store import StoredMessage
 from ..form import read_form
-from ..keys import CONFIG, STORE
+from ..keys import CONFIG, OFFLOAD, STORE
+from ..offload import built
 from ..responses import content_disposition, json_answer
 from ..urls import base_url
 from .messages import QUEUED, accept
@@ -22,8 +23,8 @@ from .messages import QUEUED, accept
 routes = web.RouteTableDef()
 
 
-def _parsed(message: StoredMessage) -> EmailMessage:
-    return mime.parse(message.mime)
+def _parsed(message: Payload) -> EmailMessage:
+    return mime.parse(message)
 
 
 def _parts(msg: EmailMessage) -> list[EmailMessage]:
@@ -44,10 +45,10 @@ def _text(part: Any) -> str | None:
     return content if isinstance(content, str) else None
 
 
-def stored_json(url: str, message: StoredMessage) -> dict[str, Any]:
-    """Mailgun's JSON for a stored message at ``url``, from the stored MIME. Parsing a MIME
-    message is CPU work: handlers run this on a worker thread, as every function here that
-    builds or parses one."""
+def stored_json(url: str, message: Payload, recipients: str, sender: str) -> dict[str, Any]:
+    """Mailgun's JSON for a stored message at ``url``, from its MIME ``message``. Parsing one
+    is CPU work: handlers run this, like every function here that parses a message, in a
+    worker process (mockgun.api.offload), hence the plain, picklable arguments."""
     msg = _parsed(message)
     plain = msg.get_body(preferencelist=("plain",))
     html = msg.get_body(preferencelist=("html",))
@@ -68,8 +69,8 @@ def stored_json(url: str, message: StoredMessage) -> dict[str, Any]:
             attachments.append(info)
     text, html_text = _text(plain), _text(html)
     out: dict[str, Any] = {
-        "recipients": ", ".join(message.request.recipients),
-        "sender": _sender(message),
+        "recipients": recipients,
+        "sender": sender,
         "from": str(msg["From"] or ""),
         "subject": str(msg["Subject"] or ""),
         "body-plain": text or "",
@@ -107,28 +108,31 @@ def _lookup(request: web.Request) -> StoredMessage:
 
 @routes.get("/v3/domains/{domain}/messages/{key}")
 async def get_stored(request: web.Request) -> web.StreamResponse:
-    message = _lookup(request)
+    message = await built(request.app[OFFLOAD], _lookup(request))
+    recipients, sender = ", ".join(message.request.recipients), _sender(message)
     if "message/rfc2822" in request.headers.get("Accept", ""):
-        return await json_answer(request, await asyncio.to_thread(_rfc2822_json, message))
-    url = f"{base_url(request)}/v3/domains/{message.domain}/messages/{message.key}"
-    return await json_answer(request, await asyncio.to_thread(stored_json, url, message))
+        work = request.app[OFFLOAD].run(_rfc2822_json, message.mime, recipients, sender)
+    else:
+        url = f"{base_url(request)}/v3/domains/{message.domain}/messages/{message.key}"
+        work = request.app[OFFLOAD].run(stored_json, url, message.mime, recipients, sender)
+    return await json_answer(request, await work)
 
 
-def _rfc2822_json(message: StoredMessage) -> dict[str, Any]:
+def _rfc2822_json(message: Payload, recipients: str, sender: str) -> dict[str, Any]:
     msg = _parsed(message)
     return {
-        "recipients": ", ".join(message.request.recipients),
-        "sender": _sender(message),
+        "recipients": recipients,
+        "sender": sender,
         "from": str(msg["From"] or ""),
         "subject": str(msg["Subject"] or ""),
-        "body-mime": message.mime.read().decode("utf-8", errors="replace"),
+        "body-mime": message.read().decode("utf-8", errors="replace"),
     }
 
 
 @routes.get("/v3/domains/{domain}/messages/{key}/attachments/{index}")
 async def get_attachment(request: web.Request) -> web.StreamResponse:
-    message = _lookup(request)
-    found = await asyncio.to_thread(_attachment, message, request.match_info["index"])
+    message = await built(request.app[OFFLOAD], _lookup(request))
+    found = await request.app[OFFLOAD].run(_attachment, message.mime, request.match_info["index"])
     if found is None:
         raise not_found("Attachment")
     payload, content_type, name = found
@@ -139,7 +143,7 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _attachment(message: StoredMessage, index: str) -> tuple[bytes, str, str] | None:
+def _attachment(message: Payload, index: str) -> tuple[bytes, str, str] | None:
     """Bytes, type and name of the ``index``-th file part, or None."""
     msg = _parsed(message)
     body_ids = {id(p) for p in (msg.get_body(("plain",)), msg.get_body(("html",))) if p is not None}
@@ -177,7 +181,7 @@ async def resend(request: web.Request) -> web.StreamResponse:
         subject=original.subject,
         options=original.options,
         fields=tuple(form.fields),
-        mime=await asyncio.to_thread(lambda: message.mime),
+        mime=(await built(request.app[OFFLOAD], message)).mime,
     )
     stored = accept(request, again)
     return web.json_response({"id": stored.id, "message": QUEUED})
