@@ -12,6 +12,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,11 +21,14 @@ from pathlib import Path
 import pytest
 import requests
 from aiohttp import FormData
-from support import AUTH, Client, MockgunProcess, wait_for
+from hellos import alpn_ext, build_hello, sni_ext, versions_ext
+from support import AUTH, Client, MockgunProcess, read_jsonl, wait_for
 
 from mockgun.api.inspect import preview
 from mockgun.api.inspect.preview import INLINE_BUDGET
+from mockgun.certs import CertPaths
 from mockgun.spool import Spool
+from mockgun.tls.handshake_log import HandshakeLog
 
 SEND = {"from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t"}
 
@@ -338,3 +342,107 @@ def test_no_client_waits_on_another_messages_render(
     # and this probe share them); before, one wait lasted the whole render (1.5 s at 2 MB).
     assert waits[int(len(waits) * 0.99)] < 0.05, waits[-10:]
     assert waits[-1] < 0.5, waits[-10:]
+
+
+# 4. Hellos with thousands of cipher suites, kept whole in the log and in memory.
+
+
+def _fat_hello(suites: int) -> bytes:
+    ciphers = [0x1301, 0x1302, 0xC02B, 0xC02F] + [0x0100 + n for n in range(suites)]
+    extensions = [(0x0000, sni_ext("localhost")), (0x0010, alpn_ext(*(["x" * 250] * 10)))]
+    extensions += [(0x002B, versions_ext(0x0304, 0x0303))]
+    return build_hello(ciphers=ciphers, extensions=extensions)
+
+
+def test_a_hello_with_thousands_of_suites_makes_a_bounded_line(
+    spawn: Callable[..., MockgunProcess],
+) -> None:
+    server = spawn("--handshake-timeout", "1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(_fat_hello(6000))
+        sock.recv(4096)  # the server answers (a ServerHello, or an alert), or closes
+    [line] = server.wait_handshakes(1)
+    assert (
+        len(line["client_ciphers"]) == 100 and line["client_ciphers_omitted"] == 5903
+    )  # 0x0A0A is GREASE
+    assert line["client_alpn"] == ["x" * 250] * 10
+    assert len(json.dumps(line)) < 8_000  # it was 100 KB
+    assert line["ja4"].startswith("t13d")  # the fingerprint still counts every suite
+
+
+def test_the_in_memory_history_is_bounded_by_bytes() -> None:
+    log = HandshakeLog.in_memory(memory=1_000_000)
+    log._max_bytes = 100_000  # the default is 64 MiB: the same rule, smaller
+    for n in range(1, 2001):
+        log.write(
+            {
+                "ts": "2026-01-01T00:00:00.000Z",
+                "conn_id": n,
+                "peer": "127.0.0.1:1",
+                "outcome": "rejected",
+                "error": "x" * 200,
+            }
+        )
+    status = log.status()
+    assert status["in_memory_bytes"] <= 100_000 and status["in_memory"] < 2000
+    assert log.evicted == 2000 - status["in_memory"]
+    assert log.records[-1]["conn_id"] == 2000
+
+
+# 5. A log deleted or rotated away kept being written; stdout nobody read froze the server.
+
+
+def test_a_deleted_or_rotated_log_is_opened_anew(spawn: Callable[..., MockgunProcess]) -> None:
+    server = spawn()
+    url = f"{server.base_url}/mockgun/health"
+    requests.get(url, verify=str(server.ca_file), timeout=10)
+    server.wait_handshakes(1)
+    rotated = server.log_path.with_suffix(".1")
+    server.log_path.rename(rotated)  # logrotate's way
+    requests.get(url, verify=str(server.ca_file), timeout=10)
+    wait_for(lambda: server.log_path.exists(), what="a new log file")
+    server.log_path.unlink()  # a user's way
+    health = requests.get(url, verify=str(server.ca_file), timeout=10).json()
+    wait_for(lambda: server.handshakes(), what="the third line, in a third file")
+    assert health["handshake_log"]["reopened"] == 2 and health["handshake_log"]["ok"]
+    assert len(read_jsonl(rotated)) == 1  # every line is in a file someone can see
+    assert len(server.handshakes()) == 1
+
+
+def test_a_stdout_nobody_reads_does_not_freeze_the_server(tmp_path: Path, certs: CertPaths) -> None:
+    """The log to a pipe whose reader never reads: the pipe fills after ~60 lines, and the
+    server must still serve (the lines wait, then the newest are dropped and counted)."""
+    read_end, write_end = os.pipe()  # nobody ever reads read_end
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "mockgun", "serve", "--port", "0",
+                "--certs-dir", str(certs.directory), "--handshake-log", "-",
+            ],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        os.close(write_end)
+        port = _port_from_log_pipe(read_end)
+        ctx = ssl.create_default_context(cafile=str(certs.ca_cert))
+        session = requests.Session()
+        for _ in range(300):  # ~800 KB of lines: far more than a pipe holds
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                ctx.wrap_socket(sock, server_hostname="localhost").close()
+        health = session.get(
+            f"https://localhost:{port}/mockgun/health", verify=str(certs.ca_cert), timeout=5
+        ).json()
+        assert health["handshake_log"]["pending"] > 0  # waiting for the reader, not lost
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        os.close(read_end)
+
+
+def _port_from_log_pipe(fd: int) -> int:
+    """The banner goes to the same standard output: read until the port is known."""
+    seen = b""
+    while b"listening on" not in seen or b"\n" not in seen.split(b"listening on")[1]:
+        seen += os.read(fd, 4096)
+    return int(seen.split(b"listening on https://127.0.0.1:")[1].split(b" ")[0])

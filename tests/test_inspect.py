@@ -30,6 +30,9 @@ async def test_health_needs_no_auth(aiohttp_client: Callable[..., Awaitable[Clie
         "written": 0,
         "pending": 0,
         "lost": 0,
+        "reopened": 0,
+        "in_memory": 0,
+        "in_memory_bytes": 0,
     }
     del body["handshake_log"]
     assert body == {

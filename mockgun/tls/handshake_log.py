@@ -3,7 +3,13 @@
 Lines are written whole and flushed at once, so ``tail -f`` shows each one as
 it happens and a crash never loses a finished line. All writes happen on the
 event loop's thread, so concurrent connections cannot interleave partial lines.
-The most recent records are also kept in memory for ``GET /mockgun/handshakes``.
+The most recent records are also kept in memory for ``GET /mockgun/handshakes``,
+bounded by count and by bytes.
+
+A log file that is deleted or moved away (logrotate) is noticed before the next line and
+opened anew at its path, so no line goes to a file nobody can see. Standard output
+(``--handshake-log -``) is written by a thread of its own: a reader that stops reading
+must not freeze the server.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import collections
 import contextlib
 import json
 import os
+import queue
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +31,8 @@ from .records import HandshakeRecord
 
 #: Records kept in memory for the inspection API; older ones are counted as evicted.
 DEFAULT_MEMORY = 100_000
+#: ... and at most this many bytes of them (as their log lines): whichever limit comes first.
+DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 # ASCII only: a client's raw U+2028 or NEL in an ALPN value must not split a line for
 # readers that treat those as line breaks (JavaScript, str.splitlines).
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
@@ -49,16 +59,25 @@ class HandshakeLog:
         owns_stream: bool,
         memory: int = DEFAULT_MEMORY,
         path: Path | None = None,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
     ) -> None:
-        self._stream = stream
         self._owns_stream = owns_stream
         self._path = path
         #: For files: an O_APPEND descriptor, so that each line is one write(2), whole.
         self._fd: int | None = None
+        #: The (device, inode) that descriptor has open, to notice a file deleted or moved.
+        self._opened: tuple[int, int] | None = None
+        self._stream = _StreamWriter(stream, owns_stream) if stream is not None else None
         self.name = name
-        self.records: collections.deque[HandshakeRecord] = collections.deque(maxlen=memory)
+        self.records: collections.deque[HandshakeRecord] = collections.deque()
+        self._sizes: collections.deque[int] = collections.deque()
+        self._held = 0
+        self._max_records = memory
+        self._max_bytes = memory_bytes
         #: Records that fell out of memory (they are still in the file).
         self.evicted = 0
+        #: Times the file was found deleted or moved away, and opened anew.
+        self.reopened = 0
         self.pending: collections.deque[bytes] = collections.deque()
         #: Lines dropped because too many were waiting for an unwritable log.
         self.lost = 0
@@ -87,24 +106,39 @@ class HandshakeLog:
             "ok": self.error is None,
             "error": self.error,
             "written": self.written,
-            "pending": len(self.pending),
-            "lost": self.lost,
+            "pending": len(self.pending) + (self._stream.waiting if self._stream else 0),
+            "lost": self.lost + (self._stream.lost if self._stream else 0),
+            "reopened": self.reopened,
+            "in_memory": len(self.records),
+            "in_memory_bytes": self._held,
         }
 
     def write(self, record: HandshakeRecord) -> None:
         """Keep ``record`` (the caller must not change it afterwards) and append its line."""
-        if len(self.records) == self.records.maxlen:
-            self.evicted += 1
-        self.records.append(record)
+        line = (_encode(record) + "\n").encode()
+        self._keep(record, len(line))
         for listener in self.listeners:
             listener(record)
-        if self._stream is None and self._path is None:
+        if self._stream is not None:
+            self._stream.put(line)
+            self.written += 1
             return
-        self.pending.append((_encode(record) + "\n").encode())
+        if self._path is None:
+            return
+        self.pending.append(line)
         if len(self.pending) > MAX_PENDING:
             self.pending.popleft()
             self.lost += 1
         self._flush()
+
+    def _keep(self, record: HandshakeRecord, size: int) -> None:
+        self.records.append(record)
+        self._sizes.append(size)
+        self._held += size
+        while len(self.records) > self._max_records or self._held > self._max_bytes:
+            self.records.popleft()
+            self._held -= self._sizes.popleft()
+            self.evicted += 1
 
     def _reopen(self) -> bool:
         assert self._path is not None
@@ -114,26 +148,45 @@ class HandshakeLog:
             self._fd = os.open(
                 self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
             )
+            opened = os.fstat(self._fd)
+            self._opened = (opened.st_dev, opened.st_ino)
         except OSError as exc:
             self._failed(exc)
             return False
         return True
 
+    def _still_there(self) -> bool:
+        """Whether the path still names the file this log has open (logrotate moves it away,
+        a user may delete it); when not, the descriptor is closed, to be opened anew."""
+        assert self._path is not None
+        try:
+            now = os.stat(self._path)
+            if (now.st_dev, now.st_ino) == self._opened:
+                return True
+        except OSError:
+            pass
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        self.reopened += 1
+        logger.warning("the handshake log %s was moved or deleted; writing a new one", self.name)
+        return False
+
     def _flush(self) -> None:
-        if self._path is not None and self._fd is None and not self._reopen():
+        assert self._path is not None
+        if self._fd is not None:
+            self._still_there()  # when not, the descriptor is closed, and opened anew below
+        if self._fd is None and not self._reopen():
             return
         while self.pending:
             data = self.pending[0]
             try:
-                if self._fd is not None:
-                    # Unbuffered: the line is in the file when this returns; a crash loses none.
-                    while data:
-                        data = data[os.write(self._fd, data) :]
-                else:
-                    assert self._stream is not None
-                    self._stream.write(data.decode())
-                    self._stream.flush()
-            except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+                assert self._fd is not None
+                # Unbuffered: the line is in the file when this returns; a crash loses none.
+                while data:
+                    data = data[os.write(self._fd, data) :]
+            except OSError as exc:
                 self.pending[0] = data  # what is left of a partly written line
                 self._failed(exc)
                 if self._fd is not None:  # try a fresh descriptor next time
@@ -193,14 +246,72 @@ class HandshakeLog:
         return out
 
     def close(self) -> None:
-        if self.pending:
+        if self.pending and self._path is not None:
             self._flush()
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
         if self._stream is not None:
+            self._stream.close()
+
+
+class _StreamWriter:
+    """Writes lines to a stream (standard output) from a thread of its own.
+
+    A pipe nobody reads fills up, and a write to it blocks: on the event loop that would
+    freeze every connection. The loop only queues; past :data:`MAX_PENDING` waiting lines
+    the newest are dropped, and counted.
+    """
+
+    #: How long a stop waits for queued lines to go out to a reader that may never read.
+    CLOSE_WAIT = 2.0
+
+    def __init__(self, stream: TextIO, owns_stream: bool) -> None:
+        self._stream = stream
+        self._owns = owns_stream
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        # Each counter has one writer (the loop's thread or this one): no lock needed.
+        self._queued = 0
+        self._done = 0
+        self._dropped = 0
+        self._failed = 0
+        self._thread = threading.Thread(target=self._run, name="mockgun-log", daemon=True)
+        self._thread.start()
+
+    @property
+    def waiting(self) -> int:
+        return self._queued - self._done
+
+    @property
+    def lost(self) -> int:
+        return self._dropped + self._failed
+
+    def put(self, line: bytes) -> None:
+        if self.waiting >= MAX_PENDING:
+            self._dropped += 1
+            return
+        self._queued += 1
+        self._queue.put(line)
+
+    def _run(self) -> None:
+        out = getattr(self._stream, "buffer", None)
+        while (line := self._queue.get()) is not None:
+            try:
+                if out is not None:
+                    out.write(line)
+                    out.flush()
+                else:
+                    self._stream.write(line.decode())
+                    self._stream.flush()
+            except (OSError, ValueError):  # a closed pipe or stream: nothing more to do
+                self._failed += 1
+            finally:
+                self._done += 1
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(self.CLOSE_WAIT)
+        if self._owns:
             with contextlib.suppress(OSError, ValueError):
-                self._stream.flush()
-            if self._owns_stream:
                 self._stream.close()

@@ -44,8 +44,11 @@ class HandshakeRecord(_Always, total=False):
     client_max_version: str
     #: Every version offered, in the client's order.
     client_versions: list[str]
-    #: Cipher suites offered, by OpenSSL name where it has one (else ``0x....``).
+    #: Cipher suites offered, by OpenSSL name where it has one (else ``0x....``); at most
+    #: :data:`MAX_LISTED` of them.
     client_ciphers: list[str]
+    #: How many more suites the client offered than ``client_ciphers`` lists (when it is cut).
+    client_ciphers_omitted: int
     #: ALPN protocols offered.
     client_alpn: list[str]
     #: The server name the client asked for (SNI).
@@ -92,14 +95,25 @@ def end(record: HandshakeRecord, outcome: Outcome, error: str) -> None:
     record["error"] = error
 
 
+#: What one line keeps of a client's lists: real clients offer 5-60 suites and a few ALPN
+#: protocols, a hostile hello up to 8,000 suites (a line of 160 KB, 100,000 of them in memory).
+MAX_LISTED = 100
+#: Characters kept of one ALPN value or server name (DNS names have at most 253).
+MAX_NAME = 255
+
+
 def add_offer(record: HandshakeRecord, hello: ClientHello) -> None:
-    """The client's offer and fingerprints, from its ClientHello."""
+    """The client's offer and fingerprints, from its ClientHello (lists and names bounded)."""
     offer = hello.summary()
+    ciphers = offer["client_ciphers"]
     record["client_max_version"] = offer["client_max_version"]
-    record["client_versions"] = offer["client_versions"]
-    record["client_ciphers"] = offer["client_ciphers"]
-    record["client_alpn"] = offer["client_alpn"]
-    record["client_sni"] = offer["client_sni"]
+    record["client_versions"] = offer["client_versions"][:MAX_LISTED]
+    record["client_ciphers"] = ciphers[:MAX_LISTED]
+    if len(ciphers) > MAX_LISTED:
+        record["client_ciphers_omitted"] = len(ciphers) - MAX_LISTED
+    record["client_alpn"] = [value[:MAX_NAME] for value in offer["client_alpn"][:MAX_LISTED]]
+    sni = offer["client_sni"]
+    record["client_sni"] = sni[:MAX_NAME] if sni is not None else None
     record["ja3"] = offer["ja3"]
     record["ja4"] = offer["ja4"]
 
