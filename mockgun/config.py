@@ -95,7 +95,7 @@ class Config:
     )
     max_pending_handshakes: int = _setting(
         512,
-        "Connections allowed mid-handshake at once; more are closed and logged as overload.",
+        "Connections allowed mid-handshake at once; more wait in the listen backlog.",
         low=1,
     )
     #: When set, only ``api:<api_key>`` is accepted; otherwise any key is, but one must be sent.

@@ -5,6 +5,7 @@ Each test reproduces one finding of the adversarial pass (issue 13) and shows it
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import resource
@@ -446,3 +447,47 @@ def _port_from_log_pipe(fd: int) -> int:
     while b"listening on" not in seen or b"\n" not in seen.split(b"listening on")[1]:
         seen += os.read(fd, 4096)
     return int(seen.split(b"listening on https://127.0.0.1:")[1].split(b" ")[0])
+
+
+# 6. A burst of clients: 512 served, 488 reset as overload.
+
+
+def _raise_fd_limit(limit: int) -> Callable[[], None]:
+    def raise_limit() -> None:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(limit, hard), hard))
+
+    return raise_limit
+
+
+async def _burst(port: int, ca: Path, clients: int) -> list[bytes]:
+    ctx = ssl.create_default_context(cafile=str(ca))
+    start = asyncio.Event()
+
+    async def one() -> bytes:
+        await start.wait()
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ctx, server_hostname="localhost", ssl_handshake_timeout=60
+        )
+        writer.write(
+            b"GET /mockgun/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        answer = await reader.read()
+        writer.close()
+        return answer.split(b"\r\n", 1)[0]
+
+    tasks = [asyncio.create_task(one()) for _ in range(clients)]
+    start.set()  # all at once
+    return await asyncio.wait_for(asyncio.gather(*tasks), 90)
+
+
+@pytest.mark.timeout(180)
+def test_a_thousand_clients_at_once_are_all_served(
+    spawn: Callable[..., MockgunProcess],
+) -> None:
+    _raise_fd_limit(4096)()  # this process holds 1,000 client sockets
+    server = spawn("--handshake-timeout", "60", preexec_fn=_raise_fd_limit(4096))
+    answers = asyncio.run(_burst(server.port, server.ca_file, 1000))
+    assert answers == [b"HTTP/1.1 200 OK"] * 1000
+    lines = server.wait_handshakes(1000)
+    assert [line["outcome"] for line in lines] == ["ok"] * 1000

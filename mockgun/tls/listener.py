@@ -86,6 +86,8 @@ class TLSSite(web.BaseSite):
         self._listeners: list[socket.socket] = []
         self._bound_port = 0
         self._pending: set[asyncio.Task[None]] = set()
+        #: Accepting is paused because the pending handshakes are at the cap.
+        self._at_cap = False
         # Shared with the other listener, so that conn_ids never repeat across ports.
         self._ids = conn_ids if conn_ids is not None else itertools.count(1)
         self._canary = canary
@@ -147,27 +149,33 @@ class TLSSite(web.BaseSite):
                     self._loop.remove_reader(listener.fileno())
                     self._loop.call_later(ACCEPT_RETRY_DELAY, self._resume, listener)
                 return  # ECONNABORTED and friends: the peer is gone already
-            if len(self._pending) >= self._max_pending:
-                self._refuse_overload(conn, addr)
-                continue
             conn.setblocking(False)
             task = self._loop.create_task(self._attempt(conn, addr))
             self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            task.add_done_callback(self._attempt_done)
+            if len(self._pending) >= self._max_pending:
+                self._pause()  # the rest wait in the kernel's backlog, not refused
+                return
+
+    def _attempt_done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if self._at_cap and len(self._pending) < self._max_pending:
+            self._at_cap = False
+            for listener in self._listeners:
+                self._resume(listener)
+
+    def _pause(self) -> None:
+        """Stop accepting while :attr:`pending_handshakes` is at the cap: connections beyond
+        it wait in the kernel's listen backlog (1,024), and are served as others finish."""
+        assert self._loop is not None
+        self._at_cap = True
+        for listener in self._listeners:
+            if listener.fileno() != -1:
+                self._loop.remove_reader(listener.fileno())
 
     def _resume(self, listener: socket.socket) -> None:
-        if self._loop is not None and listener.fileno() != -1:
+        if self._loop is not None and listener.fileno() != -1 and not self._at_cap:
             self._loop.add_reader(listener.fileno(), self._accept, listener)
-
-    def _refuse_overload(self, conn: socket.socket, addr: Any) -> None:
-        conn.close()
-        record = self._new_record(addr)
-        record["error"] = (
-            f"overload: {len(self._pending)} handshakes already pending "
-            "(--max-pending-handshakes); connection closed"
-        )
-        record["duration_ms"] = 0.0
-        self._log.write(record)
 
     def _new_record(self, addr: Any) -> HandshakeRecord:
         return records.new_attempt(next(self._ids), format_peer(addr), canary=self._canary)

@@ -17,7 +17,7 @@ from .connections import ConnectionInfo
 
 #: What became of an attempt:
 #: ``ok`` (a TLS session; aiohttp took it), ``rejected`` (the client's versions are too old,
-#: or none is in common), ``failed`` (any other handshake failure, overload included),
+#: or none is in common), ``failed`` (any other handshake failure),
 #: ``not_tls`` (the first bytes were not a ClientHello), ``timeout`` (no hello or no finished
 #: handshake in time), ``closed`` (the client went away first), ``insecure`` (a request
 #: arrived on the canary port: the client does not verify certificates).
