@@ -80,12 +80,13 @@ class Config:
     handshake_timeout: float = _setting(
         10.0, "Seconds from accept to a finished handshake.", low=0.01
     )
-    #: Seconds a client gets to send a whole request: the headers of the first request after
-    #: the handshake, and any request's body. Slower clients are cut off (408 for a body).
+    #: Seconds a client gets to send a whole request: the headers of each request (from the
+    #: handshake, or from its first byte), and its body. Slower clients are cut off (408 for a
+    #: body).
     request_timeout: float = _setting(
         30.0,
-        "Seconds a client gets for the headers of its first request after the handshake, "
-        "and for any request body (slower bodies get 408).",
+        "Seconds a client gets for the headers of each request (from the handshake, or from "
+        "the request's first byte) and for any request body (slower bodies get 408).",
         low=0.01,
     )
     handshake_log_detail: LogDetail = _setting(

@@ -78,7 +78,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
     """Run mockgun until the ``async with`` block ends; then finish in-flight requests and stop."""
     certs = ensure_certs(config.certs_dir, _cert_names(config))
     log = HandshakeLog.open(config.handshake_log)
-    connections = ConnectionRegistry()
+    connections = ConnectionRegistry(request_timeout=config.request_timeout)
     spool = Spool()  # large attachments and messages, on disk; removed at stop
     app = create_app(config, connections=connections, handshakes=log, spool=spool)
     handler_args: dict[str, Any] = {
@@ -96,7 +96,9 @@ async def serve(config: Config) -> AsyncIterator[Server]:
 
     def protocol() -> asyncio.Protocol:
         # aiohttp's own protocol, answering its own errors in Mailgun's shape too.
-        return MailgunShapedProtocol(http, loop=asyncio.get_running_loop(), **handler_args)
+        return MailgunShapedProtocol(
+            http, registry=connections, loop=asyncio.get_running_loop(), **handler_args
+        )
 
     conn_ids = itertools.count(1)  # shared, so that conn_ids never repeat across ports
     sites: list[TLSSite] = []

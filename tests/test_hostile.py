@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import ssl
@@ -16,17 +17,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import requests
 from aiohttp import FormData
+from aiohttp.test_utils import TestServer
 from hellos import alpn_ext, build_hello, sni_ext, versions_ext
 from support import AUTH, Client, MockgunProcess, read_jsonl, wait_for
 
-from mockgun.api.inspect import preview
+from mockgun import Config, create_app
+from mockgun.api.inspect import preview, stream
 from mockgun.api.inspect.preview import INLINE_BUDGET
+from mockgun.api.keys import INFLIGHT, LIVE
 from mockgun.certs import CertPaths
 from mockgun.spool import Spool
 from mockgun.tls.handshake_log import HandshakeLog
@@ -491,3 +495,66 @@ def test_a_thousand_clients_at_once_are_all_served(
     assert answers == [b"HTTP/1.1 200 OK"] * 1000
     lines = server.wait_handshakes(1000)
     assert [line["outcome"] for line in lines] == ["ok"] * 1000
+
+
+# 7. --request-timeout covered only the first request of a connection.
+
+
+def test_a_second_request_dripped_slowly_is_cut_off(spawn: Callable[..., MockgunProcess]) -> None:
+    server = spawn("--request-timeout", "1")
+    with _tls(server) as conn:
+        conn.sendall(b"GET /mockgun/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        closed = False
+        try:
+            for byte in b"GET /mockgun/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"y" * 200:
+                conn.sendall(bytes([byte]))
+                # A byte every 50 ms: the drip itself (the server answers nothing meanwhile).
+                if select.select([conn], [], [], 0.05)[0] and conn.recv(1) == b"":
+                    closed = True
+                    break
+        except (ConnectionError, ssl.SSLError):
+            closed = True
+        assert closed and time.monotonic() - started < 5  # ~1 s; it used to be served at 72 s
+
+
+# 9. Every closed connection stayed in memory for the 30 s of its first-request timer.
+
+
+def test_closed_connections_are_not_kept(spawn: Callable[..., MockgunProcess]) -> None:
+    server = spawn("--request-timeout", "30")
+    for _ in range(200):
+        with _tls(server) as conn:
+            conn.sendall(b"GET /mockgun/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            conn.recv(65536)
+    url = f"{server.base_url}/mockgun/health"
+
+    def open_connections() -> int:
+        health = requests.get(url, verify=str(server.ca_file), timeout=10).json()
+        return int(health["connections"]["open"])
+
+    # Only the probe's own connection is left, well before any 30 s timer would fire.
+    assert wait_for(lambda: open_connections() <= 1 or None, timeout=5)
+
+
+# 8. A /mockgun/stream reader that never reads was never dropped.
+
+
+async def test_a_stream_reader_that_never_reads_is_let_go(
+    aiohttp_server: Callable[..., Awaitable[TestServer]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "WRITE_TIMEOUT", 0.5)  # 10 s in earnest
+    app = create_app(Config())
+    server = await aiohttp_server(app)
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(b"GET /mockgun/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    await reader.readuntil(b"live updates")  # subscribed; from here on it never reads
+    big = {"outcome": "ok", "padding": "x" * 50_000}
+    deadline = asyncio.get_running_loop().time() + 20
+    while app[INFLIGHT].count:  # the stream is a request in flight until it ends
+        assert asyncio.get_running_loop().time() < deadline, "the stream was never let go"
+        app[LIVE].publish("handshake", big)  # ~50 KB a notice, until the buffers are full
+        await asyncio.sleep(0.01)  # let the stream's writes run (nothing to poll for)
+    assert len(app[LIVE]) == 0
+    writer.close()

@@ -43,6 +43,7 @@ async def test_health_needs_no_auth(aiohttp_client: Callable[..., Awaitable[Clie
         "messages_evicted": 0,
         "events": 0,
         "events_evicted": 0,
+        "connections": {"open": 0, "slow_closed": 0},
     }
 
 

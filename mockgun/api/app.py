@@ -120,7 +120,10 @@ def create_app(
     def request_started(request: web.Request) -> None:
         connections.request_started(ssl_object_of(request))
 
-    inflight = InFlight(on_request=request_started)
+    def request_answered(request: web.Request) -> None:
+        connections.request_finished(ssl_object_of(request))
+
+    inflight = InFlight(on_request=request_started, on_answered=request_answered)
     # The form reader enforces max_message_size itself; this covers request.read() elsewhere.
     # The canary check looks up every request's connection: only when there is a canary.
     canary = [canary_guard] if config.canary_port is not None else []

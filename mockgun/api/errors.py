@@ -11,11 +11,11 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from ..log import logger
 from ..mailgun.errors import MailgunError
+from ..tls.connections import TrackedProtocol
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -75,7 +75,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return answer(MailgunError(500, "Internal Server Error"))
 
 
-class MailgunShapedProtocol(RequestHandler):
+class MailgunShapedProtocol(TrackedProtocol):
     """aiohttp's connection handler, whose own errors (a request line or headers that do not
     parse, headers too large) are answered in Mailgun's shape too.
 

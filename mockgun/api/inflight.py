@@ -19,8 +19,13 @@ from .errors import Handler
 
 
 class InFlight:
-    def __init__(self, on_request: Callable[[web.Request], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_request: Callable[[web.Request], None] | None = None,
+        on_answered: Callable[[web.Request], None] | None = None,
+    ) -> None:
         self._on_request = on_request
+        self._on_answered = on_answered
         self.count = 0
         self.draining = False
         self._idle = asyncio.Event()
@@ -38,6 +43,8 @@ class InFlight:
                 response.force_close()  # no further requests on this connection
             return response
         finally:
+            if self._on_answered is not None:
+                self._on_answered(request)
             self.count -= 1
             if self.count == 0:
                 self._idle.set()

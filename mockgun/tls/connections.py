@@ -1,12 +1,23 @@
-"""What each live TLS connection negotiated, for the handlers to stamp on its requests."""
+"""Each live TLS connection: what it negotiated (for the handlers to stamp on its requests),
+and the deadline for the headers of its next request.
+
+A client gets ``--request-timeout`` seconds for the headers of each request: counted from
+its handshake for the first, from the first byte of the request for the next ones (an idle
+keep-alive connection is aiohttp's business: it closes it after 75 s). aiohttp times out
+idle connections, but not a client that trickles a request's headers byte by byte
+(slowloris), after a first request or before it; the deadline here does. It is cancelled
+when the connection closes, so that a closed connection is never kept alive by its timer.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 
 def ssl_object_of(request: web.BaseRequest) -> Any:
@@ -28,30 +39,119 @@ class ConnectionInfo:
     canary: bool = False
 
 
-class ConnectionRegistry:
-    """Finds the :class:`ConnectionInfo` of a live connection from its ``ssl_object``.
+@dataclass(eq=False)
+class _Connection:
+    info: ConnectionInfo | None = None
+    transport: asyncio.BaseTransport | None = None
+    #: Requests whose headers arrived and whose answer is not finished.
+    busy: int = 0
+    deadline: asyncio.TimerHandle | None = None
 
-    Keyed weakly (aiohttp's request handler has ``__slots__``, so nothing can be
-    attached to it), so a closed connection's entry disappears with it.
+    def disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()  # drops the handle's references at once
+            self.deadline = None
+
+
+class ConnectionRegistry:
+    """Finds a live connection's state from its ``ssl_object``.
+
+    Keyed weakly (aiohttp's request handler has ``__slots__``, so nothing can be attached
+    to it), so a closed connection's entry disappears with it.
     """
 
-    def __init__(self) -> None:
-        self._by_ssl: weakref.WeakKeyDictionary[Any, ConnectionInfo] = weakref.WeakKeyDictionary()
-        self._with_requests: weakref.WeakSet[Any] = weakref.WeakSet()
+    def __init__(self, request_timeout: float | None = None) -> None:
+        self._by_ssl: weakref.WeakKeyDictionary[Any, _Connection] = weakref.WeakKeyDictionary()
+        self.request_timeout = request_timeout
+        #: Connections closed because a request's headers did not arrive in time.
+        self.slow_closed = 0
 
-    def add(self, ssl_object: Any, info: ConnectionInfo) -> None:
-        self._by_ssl[ssl_object] = info
+    def _state(self, ssl_object: Any) -> _Connection:
+        state = self._by_ssl.get(ssl_object)
+        if state is None:
+            state = self._by_ssl[ssl_object] = _Connection()
+        return state
+
+    def add(self, ssl_object: Any, info: ConnectionInfo, transport: asyncio.BaseTransport) -> None:
+        """A connection whose handshake just finished: its first request is due."""
+        state = self._state(ssl_object)
+        state.info, state.transport = info, transport
+        self._arm(state)
 
     def request_started(self, ssl_object: Any) -> None:
         """A request's headers arrived on this connection."""
         if ssl_object is not None:
-            self._with_requests.add(ssl_object)
+            state = self._state(ssl_object)
+            state.busy += 1
+            state.disarm()
 
-    def has_requests(self, ssl_object: Any) -> bool:
-        return ssl_object in self._with_requests
+    def request_finished(self, ssl_object: Any) -> None:
+        """A request was answered (the next one is timed from its first byte)."""
+        state = self._by_ssl.get(ssl_object) if ssl_object is not None else None
+        if state is not None:
+            state.busy = max(state.busy - 1, 0)
+
+    def data_arrived(self, ssl_object: Any) -> None:
+        """Bytes arrived: between requests, they start the next one's headers, now due."""
+        state = self._by_ssl.get(ssl_object) if ssl_object is not None else None
+        if state is not None and not state.busy and state.deadline is None:
+            self._arm(state)
+
+    def closed(self, ssl_object: Any) -> None:
+        """The connection is gone: its deadline with it."""
+        state = self._by_ssl.pop(ssl_object, None) if ssl_object is not None else None
+        if state is not None:
+            state.disarm()
+            state.transport = None
+
+    def _arm(self, state: _Connection) -> None:
+        state.disarm()
+        transport = state.transport
+        if self.request_timeout is None or transport is None or transport.is_closing():
+            return
+        state.deadline = asyncio.get_running_loop().call_later(
+            self.request_timeout, self._due, state
+        )
+
+    def _due(self, state: _Connection) -> None:
+        state.deadline = None
+        transport = state.transport
+        if transport is not None and not transport.is_closing() and not state.busy:
+            self.slow_closed += 1
+            getattr(transport, "abort", transport.close)()
+
+    def __len__(self) -> int:
+        """Connections open now (TLS ones, past their handshake)."""
+        return len(self._by_ssl)
 
     def lookup(self, ssl_object: Any) -> ConnectionInfo | None:
-        return self._by_ssl.get(ssl_object) if ssl_object is not None else None
+        state = self._by_ssl.get(ssl_object) if ssl_object is not None else None
+        return state.info if state is not None else None
 
     def for_request(self, request: web.BaseRequest) -> ConnectionInfo | None:
         return self.lookup(ssl_object_of(request))
+
+
+class TrackedProtocol(RequestHandler):
+    """aiohttp's connection handler, telling the registry when its connection closes (so that
+    the connection's deadline goes with it)."""
+
+    __slots__ = ("_registry", "_ssl_object")
+
+    def __init__(self, manager: Any, *, registry: ConnectionRegistry, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._registry = registry
+        self._ssl_object: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._ssl_object = transport.get_extra_info("ssl_object")
+
+    def data_received(self, data: bytes) -> None:
+        self._registry.data_arrived(self._ssl_object)
+        super().data_received(data)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._registry.closed(self._ssl_object)
+        self._ssl_object = None
+        super().connection_lost(exc)

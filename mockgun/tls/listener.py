@@ -36,7 +36,7 @@ from ..config import Config
 from ..log import logger
 from . import records
 from .clienthello import TLS1_2, ClientHello, MalformedHello, NotTLS, version_name
-from .connections import ConnectionInfo, ConnectionRegistry
+from .connections import ConnectionInfo, ConnectionRegistry, TrackedProtocol
 from .handshake_log import HandshakeLog
 from .peek import HelloTimeout, PeerClosed, alert_record, close_with_reply, peek_hello
 from .policy import HEALTHCHECK_ALPN, accepted_versions, version_label
@@ -79,9 +79,6 @@ class TLSSite(web.BaseSite):
         self._ca_file = ca_file
         #: Makes each connection's HTTP protocol (default: the runner's aiohttp server).
         self._protocol_factory = protocol_factory
-        self._request_timeout: float | None = config.request_timeout
-        #: Connections closed because no request headers arrived in time (slowloris).
-        self.slow_closed = 0
         self._plain_http_reply = b""
         self._listeners: list[socket.socket] = []
         self._bound_port = 0
@@ -225,8 +222,7 @@ class TLSSite(web.BaseSite):
 
             owned = False  # from here on the transport owns the socket, even on failure
             remaining = max(deadline - loop.time(), 0.001)
-            factory = self._protocol_factory or self._runner.server
-            assert factory is not None
+            factory = self._protocol_factory or self._default_protocol
             try:
                 transport, _ = await loop.connect_accepted_socket(
                     factory, conn, ssl=self._ctx, ssl_handshake_timeout=remaining
@@ -235,11 +231,6 @@ class TLSSite(web.BaseSite):
                 records.end(record, *_classify_failure(exc, hello))
                 return
             self._record_success(record, transport, hello)
-            if self._request_timeout is not None:
-                ssl_object = transport.get_extra_info("ssl_object")
-                loop.call_later(
-                    self._request_timeout, self._first_request_due, transport, ssl_object
-                )
         except asyncio.CancelledError:
             records.end(record, "failed", "mockgun shut down before the handshake finished")
             raise
@@ -249,15 +240,10 @@ class TLSSite(web.BaseSite):
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             self._log.write(record)
 
-    def _first_request_due(self, transport: asyncio.BaseTransport, ssl_object: Any) -> None:
-        """Close a connection whose first request's headers have not arrived in time.
-
-        aiohttp times out idle keep-alive connections, but not a client that trickles
-        the headers of its first request (slowloris); this does.
-        """
-        if not transport.is_closing() and not self._registry.has_requests(ssl_object):
-            self.slow_closed += 1
-            getattr(transport, "abort", transport.close)()
+    def _default_protocol(self) -> asyncio.Protocol:
+        server = self._runner.server
+        assert server is not None and self._loop is not None
+        return TrackedProtocol(server, registry=self._registry, loop=self._loop)
 
     def _record_success(
         self, record: HandshakeRecord, transport: asyncio.BaseTransport, hello: ClientHello
@@ -274,7 +260,7 @@ class TLSSite(web.BaseSite):
             ja4=record.get("ja4"),
             canary=self._canary,
         )
-        self._registry.add(ssl_object, info)
+        self._registry.add(ssl_object, info, transport)
         records.add_session(record, info, resumed=bool(ssl_object.session_reused))
         if self._brief:
             records.make_brief(record)

@@ -7,7 +7,7 @@ from aiohttp import web
 from ..._version import __version__
 from ...mailgun.errors import MailgunError
 from ...tls.policy import version_label
-from ..keys import CONFIG, HANDSHAKES, STORE
+from ..keys import CONFIG, CONNECTIONS, HANDSHAKES, STORE
 
 routes = web.RouteTableDef()
 
@@ -25,6 +25,10 @@ async def health(request: web.Request) -> web.Response:
             "events": len(request.app[STORE].events),
             "events_evicted": request.app[STORE].events.evicted,
             "handshake_log": request.app[HANDSHAKES].status(),
+            "connections": {
+                "open": len(request.app[CONNECTIONS]),
+                "slow_closed": request.app[CONNECTIONS].slow_closed,
+            },
         }
     )
 
