@@ -98,12 +98,15 @@ async def run(base: str, ca: Path, pid: int, minutes: float) -> None:
     ctx = ssl.create_default_context(cafile=str(ca))
     stop = time.monotonic() + minutes * 60
     samples: list[tuple[float, float, float]] = []
+    opened: list[int] = []
 
     async def sample() -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as s:
             while time.monotonic() < stop:
                 async with s.get(f"{base}/mockgun/health") as r:
-                    held = (await r.json())["handshake_log"]["in_memory_bytes"] / 2**20
+                    health = await r.json()
+                held = health["handshake_log"]["in_memory_bytes"] / 2**20
+                opened.append(health["connections"]["open"])
                 samples.append((time.monotonic(), rss_mib(pid), held))
                 await asyncio.sleep(5)  # the sampling period
 
@@ -125,6 +128,8 @@ async def run(base: str, ca: Path, pid: int, minutes: float) -> None:
     hours = [(t - start_at) / 3600 for t, _, _ in warm]
     unaccounted = [rss - held for _, rss, held in warm]
     slope = statistics.linear_regression(hours, unaccounted).slope if len(warm) > 2 else 0.0
+    print("open connections every 5 s:", " ".join(map(str, opened)))
+    print("RSS every 5 s:", " ".join(f"{rss:.0f}" for _, rss, _ in samples))
     print(
         f"RSS {samples[0][1]:.1f} -> {samples[-1][1]:.1f} MiB; handshake history "
         f"{samples[-1][2]:.1f} MiB (kept by design, up to 64 MiB)"
@@ -145,9 +150,7 @@ def main() -> None:
         target = start(
             "mockgun",
             [
-                sys.executable,
-                "-m",
-                "mockgun",
+                *os.environ.get("SOAK_SERVER", f"{sys.executable} -m mockgun").split(),
                 "serve",
                 "--port",
                 "0",

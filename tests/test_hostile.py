@@ -391,7 +391,7 @@ def test_the_in_memory_history_is_bounded_by_bytes() -> None:
     status = log.status()
     assert status["in_memory_bytes"] <= 100_000 and status["in_memory"] < 2000
     assert log.evicted == 2000 - status["in_memory"]
-    assert log.records[-1]["conn_id"] == 2000
+    assert log.records[-1].conn_id == 2000
 
 
 # 5. A log deleted or rotated away kept being written; stdout nobody read froze the server.

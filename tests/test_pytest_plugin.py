@@ -124,4 +124,4 @@ async def test_async_with_form(tmp_path: Path) -> None:
         writer.write(b"GET /mockgun/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert (await reader.read()).startswith(b"HTTP/1.1 200")
         writer.close()
-    assert [r["outcome"] for r in server.handshake_log.records] == ["ok"]
+    assert [r.outcome for r in server.handshake_log.records] == ["ok"]

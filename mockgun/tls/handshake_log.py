@@ -23,11 +23,27 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from ..clock import normalise_rfc3339
 from ..log import logger
 from .records import HandshakeRecord
+
+
+class Kept(NamedTuple):
+    """A record as kept in memory: its log line, and what ``select`` filters on. A line is a
+    third of the memory of the same record as a dict, and its size is known exactly."""
+
+    conn_id: int
+    ts: str
+    outcome: str
+    healthcheck: bool
+    line: bytes
+
+    def record(self) -> HandshakeRecord:
+        parsed: HandshakeRecord = json.loads(self.line)
+        return parsed
+
 
 #: Records kept in memory for the inspection API; older ones are counted as evicted.
 DEFAULT_MEMORY = 100_000
@@ -69,8 +85,7 @@ class HandshakeLog:
         self._opened: tuple[int, int] | None = None
         self._stream = _StreamWriter(stream, owns_stream) if stream is not None else None
         self.name = name
-        self.records: collections.deque[HandshakeRecord] = collections.deque()
-        self._sizes: collections.deque[int] = collections.deque()
+        self.records: collections.deque[Kept] = collections.deque()
         self._held = 0
         self._max_records = memory
         self._max_bytes = memory_bytes
@@ -116,7 +131,7 @@ class HandshakeLog:
     def write(self, record: HandshakeRecord) -> None:
         """Keep ``record`` (the caller must not change it afterwards) and append its line."""
         line = (_encode(record) + "\n").encode()
-        self._keep(record, len(line))
+        self._keep(record, line)
         for listener in self.listeners:
             listener(record)
         if self._stream is not None:
@@ -131,13 +146,18 @@ class HandshakeLog:
             self.lost += 1
         self._flush()
 
-    def _keep(self, record: HandshakeRecord, size: int) -> None:
-        self.records.append(record)
-        self._sizes.append(size)
-        self._held += size
+    def _keep(self, record: HandshakeRecord, line: bytes) -> None:
+        kept = Kept(
+            record["conn_id"],
+            record["ts"],
+            record["outcome"],
+            bool(record.get("healthcheck")),
+            line,
+        )
+        self.records.append(kept)
+        self._held += len(line)
         while len(self.records) > self._max_records or self._held > self._max_bytes:
-            self.records.popleft()
-            self._held -= self._sizes.popleft()
+            self._held -= len(self.records.popleft().line)
             self.evicted += 1
 
     def _reopen(self) -> bool:
@@ -231,18 +251,18 @@ class HandshakeLog:
             else:
                 after_ts = normalise_rfc3339(since)
         out: list[HandshakeRecord] = []
-        for record in reversed(self.records) if newest_first else self.records:
+        for kept in reversed(self.records) if newest_first else self.records:
             if limit is not None and len(out) >= limit:
                 break
-            if wanted and record.get("outcome") not in wanted:
+            if wanted and kept.outcome not in wanted:
                 continue
-            if not healthchecks and record.get("healthcheck"):
+            if not healthchecks and kept.healthcheck:
                 continue
-            if after_id is not None and record["conn_id"] <= after_id:
+            if after_id is not None and kept.conn_id <= after_id:
                 continue
-            if after_ts is not None and record["ts"] < after_ts:
+            if after_ts is not None and kept.ts < after_ts:
                 continue
-            out.append(record)
+            out.append(kept.record())
         return out
 
     def close(self) -> None:

@@ -395,7 +395,7 @@ class LiveSummary:
         if new > 0:
             held = min(new, len(log.records))
             self.missed += new - held
-            for record in itertools.islice(log.records, len(log.records) - held, None):
-                self.tally.add(record)
+            for kept in itertools.islice(log.records, len(log.records) - held, None):
+                self.tally.add(kept.record())
             self.counted = written
         return self.tally
