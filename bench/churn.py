@@ -22,7 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from handshakes import Target, start  # noqa: E402 - the bench's own helpers
+from handshakes import Target, serve_cmd, start  # noqa: E402 - the bench's own helpers
 
 from mockgun.certs import ensure_certs  # noqa: E402
 
@@ -68,20 +68,7 @@ def main() -> None:
         targets: list[Target] = [
             start(
                 "mockgun",
-                [
-                    sys.executable,
-                    "-m",
-                    "mockgun",
-                    "serve",
-                    "--port",
-                    "0",
-                    "--certs-dir",
-                    str(certs),
-                    "--handshake-log",
-                    str(Path(tmp) / "h.jsonl"),
-                    "--event-loop",
-                    "asyncio",
-                ],
+                serve_cmd(certs, Path(tmp) / "h.jsonl", "--event-loop", "asyncio"),
             ),
             start(
                 "plain TCPSite",

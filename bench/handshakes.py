@@ -51,6 +51,12 @@ class Target:
             self.proc.kill()
 
 
+def serve_cmd(certs: Path, log: Path, *options: str) -> list[str]:
+    """``mockgun serve`` on a free port with these certificates and log (benchmarks share it)."""
+    base = [sys.executable, "-m", "mockgun", "serve", "--port", "0", "--certs-dir", str(certs)]
+    return [*base, "--handshake-log", str(log), *options]
+
+
 def start(name: str, cmd: list[str]) -> Target:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
@@ -144,20 +150,7 @@ def run_pair(mockgun_loop: str, plain_loop: str, rounds: int, seconds: int, tmp:
     certs = tmp / "certs"
     mockgun = start(
         f"mockgun ({mockgun_loop})",
-        [
-            sys.executable,
-            "-m",
-            "mockgun",
-            "serve",
-            "--port",
-            "0",
-            "--certs-dir",
-            str(certs),
-            "--handshake-log",
-            str(tmp / "bench-handshakes.jsonl"),
-            "--event-loop",
-            mockgun_loop,
-        ],
+        serve_cmd(certs, tmp / "bench-handshakes.jsonl", "--event-loop", mockgun_loop),
     )
     plain = start(
         f"plain TCPSite ({plain_loop})",

@@ -15,13 +15,12 @@ import argparse
 import http.client
 import ssl
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from handshakes import clear, cpu_seconds, machine, requests, start
+from handshakes import clear, cpu_seconds, machine, requests, serve_cmd, start
 
 #: What app.js fetches for each kind of update, and how often at most (seconds).
 PAGE_FETCHES = {
@@ -85,18 +84,7 @@ def main() -> None:
         certs = Path(tmp) / "certs"
         mockgun = start(
             "mockgun",
-            [
-                sys.executable,
-                "-m",
-                "mockgun",
-                "serve",
-                "--port",
-                "0",
-                "--certs-dir",
-                str(certs),
-                "--handshake-log",
-                str(Path(tmp) / "log.jsonl"),
-            ],
+            serve_cmd(certs, Path(tmp) / "log.jsonl"),
         )
         try:
             for r in range(args.rounds):

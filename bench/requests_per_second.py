@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from handshakes import HERE, clear, machine, requests, start
+from handshakes import HERE, clear, machine, requests, serve_cmd, start
 
 
 def main() -> None:
@@ -29,20 +29,7 @@ def main() -> None:
         certs = Path(tmp) / "certs"
         mockgun = start(
             f"mockgun ({args.loop})",
-            [
-                sys.executable,
-                "-m",
-                "mockgun",
-                "serve",
-                "--port",
-                "0",
-                "--certs-dir",
-                str(certs),
-                "--handshake-log",
-                str(Path(tmp) / "log.jsonl"),
-                "--event-loop",
-                args.loop,
-            ],
+            serve_cmd(certs, Path(tmp) / "log.jsonl", "--event-loop", args.loop),
         )
         baseline = start(
             f"parse-only handler ({args.loop})",

@@ -28,6 +28,9 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support import MockgunProcess, start_mockgun
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from handshakes import serve_cmd
+
 FORM = {"from": "a@example.com", "subject": "bench", "text": "hello"}
 
 
@@ -118,18 +121,7 @@ def startup(fresh: bool) -> float:
             )
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mockgun",
-                "serve",
-                "--port",
-                "0",
-                "--certs-dir",
-                str(certs),
-                "--handshake-log",
-                str(Path(tmp) / "log"),
-            ],
+            serve_cmd(certs, Path(tmp) / "log"),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
