@@ -54,6 +54,9 @@ DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
+#: What a kept record costs besides its line: the tuple, its ``ts`` string, the bytes header.
+_KEPT_OVERHEAD = 200
+
 #: Lines kept while the log cannot be written; past this the oldest are dropped and counted.
 MAX_PENDING = 100_000
 
@@ -155,9 +158,9 @@ class HandshakeLog:
             line,
         )
         self.records.append(kept)
-        self._held += len(line)
+        self._held += len(line) + _KEPT_OVERHEAD
         while len(self.records) > self._max_records or self._held > self._max_bytes:
-            self._held -= len(self.records.popleft().line)
+            self._held -= len(self.records.popleft().line) + _KEPT_OVERHEAD
             self.evicted += 1
 
     def _reopen(self) -> bool:
