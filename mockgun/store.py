@@ -47,14 +47,15 @@ class StoredMessage:
     spool: Spool | None = field(default=None, repr=False, compare=False)
     #: The id of the fault rule that delayed this message, if one did.
     fault: str | None = None
-    #: Held while the MIME message is built, so that two threads never build it twice.
+    #: Held while the MIME message is built or adopted, so that it is built once.
     _building: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
 
     # The MIME message is built on first use, not on arrival: the email package needs ~0.8 ms
     # per message, several times the cost of everything else a send does. The API builds it
-    # on a worker thread (a 20 MB body takes seconds), hence the lock.
+    # in a worker process and adopts the result (a 20 MB body takes seconds); the embedded
+    # server's helpers build it on their caller's thread: hence the lock.
     @property
     def mime(self) -> Payload:
         """The message as Mailgun would deliver it (for messages.mime: the upload as sent);
@@ -75,11 +76,10 @@ class StoredMessage:
         if "_built_parts" not in cache:
             with self._building:
                 if "_built_parts" not in cache:
-                    cache["_built_parts"] = self._build()
+                    cache["_built_parts"] = build_parts(
+                        self.request, self.id, self.received_at, self.spool
+                    )
         return cache["_built_parts"]
-
-    def _build(self) -> Built:
-        return build_parts(self.request, self.id, self.received_at, self.spool)
 
     def adopt(self, parts: Built) -> None:
         """Take the parts a worker built (:func:`build_parts`); if they were built meanwhile

@@ -30,11 +30,13 @@ async def answer_in_pieces(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
-    """``body``, written :data:`PIECE` bytes at a time when it is larger than that."""
+    """``body``, written :data:`PIECE` bytes at a time when it is larger than that.
+
+    ``content_type`` goes out as given (an uploaded part's may carry parameters)."""
+    headers = {**(headers or {}), "Content-Type": content_type}
     if len(body) <= PIECE:
-        return web.Response(body=body, status=status, content_type=content_type, headers=headers)
+        return web.Response(body=body, status=status, headers=headers)
     response = web.StreamResponse(status=status, headers=headers)
-    response.content_type = content_type
     response.content_length = len(body)
     await response.prepare(request)
     view = memoryview(body)

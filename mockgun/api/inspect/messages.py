@@ -97,23 +97,26 @@ async def _detail(request: web.Request, message: StoredMessage) -> dict[str, Any
     and its headers read, in a worker process."""
     offload = request.app[OFFLOAD]
     await built(offload, message)
-    headers = await offload.run(view.headers, message.mime)
+    headers = await offload.run(view.headers, message.mime.read(view.HEADER_LIMIT))
     return message_json(message, with_content=True, headers=headers)
 
 
-def _download(payload: Payload, content_type: str, **headers: str) -> web.StreamResponse:
-    """A stored payload as a download: streamed from disk when it was spooled."""
-    headers = {**headers, **DOWNLOAD_HEADERS, "Content-Type": content_type}
+async def _download(
+    request: web.Request, payload: Payload, content_type: str, **headers: str
+) -> web.StreamResponse:
+    """A stored payload as a download: streamed from disk when it was spooled, else written
+    in pieces (a message built in memory can be megabytes)."""
+    headers = {**headers, **DOWNLOAD_HEADERS}
     if payload.path is not None:
-        return web.FileResponse(payload.path, headers=headers)
-    return web.Response(body=payload.data, headers=headers)
+        return web.FileResponse(payload.path, headers={**headers, "Content-Type": content_type})
+    return await answer_in_pieces(request, payload.data, content_type=content_type, headers=headers)
 
 
 @routes.get("/mockgun/messages/{id}.eml")
 async def get_message_eml(request: web.Request) -> web.StreamResponse:
     message = _message(request)
     await built(request.app[OFFLOAD], message)
-    return _download(message.mime, "message/rfc822")
+    return await _download(request, message.mime, "message/rfc822")
 
 
 @routes.get("/mockgun/messages/{id}/attachments/{n}")
@@ -125,7 +128,9 @@ async def get_message_attachment(request: web.Request) -> web.StreamResponse:
     except (ValueError, IndexError):
         raise not_found("Attachment") from None
     disposition = content_disposition(part.safe_filename)
-    return _download(part.content, part.content_type, **{"Content-Disposition": disposition})
+    return await _download(
+        request, part.content, part.content_type, **{"Content-Disposition": disposition}
+    )
 
 
 #: The HTML preview is a document of its own origin-less kind: no script, nothing remote.

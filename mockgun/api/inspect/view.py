@@ -14,9 +14,10 @@ HEADER_LIMIT = 256 * 1024
 BODY_LIMIT = 32 * 1024 * 1024
 
 
-def headers(payload: Payload) -> list[list[str]]:
-    """``[name, value]`` pairs in order, encoded words decoded where they are well formed."""
-    head = payload.read(HEADER_LIMIT)
+def headers(head: bytes) -> list[list[str]]:
+    """``[name, value]`` pairs in order, encoded words decoded where they are well formed,
+    from the start of a message (``payload.read(HEADER_LIMIT)``: the caller reads, so that
+    only these bytes, not a whole message, go to a worker process)."""
     for end in (b"\r\n\r\n", b"\n\n"):
         if end in head:
             head = head[: head.index(end) + len(end)]

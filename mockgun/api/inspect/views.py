@@ -66,7 +66,9 @@ def message_json(
     }
     if with_content:
         out["mime_size"] = message.mime.size
-        out["headers"] = headers if headers is not None else view.headers(message.mime)
+        if headers is None:
+            headers = view.headers(message.mime.read(view.HEADER_LIMIT))
+        out["headers"] = headers
         out.update(_mime_json(message.mime, f"{message_path(message)}.eml"))
         if message.copies:
             out["copies"] = [{"recipient": r, **_mime_json(m, None)} for r, m in message.copies]

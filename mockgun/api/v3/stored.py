@@ -16,15 +16,11 @@ from ...store import StoredMessage
 from ..form import read_form
 from ..keys import CONFIG, OFFLOAD, STORE
 from ..offload import built
-from ..responses import content_disposition, json_answer
+from ..responses import answer_in_pieces, content_disposition, json_answer
 from ..urls import base_url
 from .messages import QUEUED, accept
 
 routes = web.RouteTableDef()
-
-
-def _parsed(message: Payload) -> EmailMessage:
-    return mime.parse(message)
 
 
 def _parts(msg: EmailMessage) -> list[EmailMessage]:
@@ -49,7 +45,7 @@ def stored_json(url: str, message: Payload, recipients: str, sender: str) -> dic
     """Mailgun's JSON for a stored message at ``url``, from its MIME ``message``. Parsing one
     is CPU work: handlers run this, like every function here that parses a message, in a
     worker process (mockgun.api.offload), hence the plain, picklable arguments."""
-    msg = _parsed(message)
+    msg = mime.parse(message)
     plain = msg.get_body(preferencelist=("plain",))
     html = msg.get_body(preferencelist=("html",))
     body_ids = {id(p) for p in (plain, html) if p is not None}
@@ -119,7 +115,7 @@ async def get_stored(request: web.Request) -> web.StreamResponse:
 
 
 def _rfc2822_json(message: Payload, recipients: str, sender: str) -> dict[str, Any]:
-    msg = _parsed(message)
+    msg = mime.parse(message)
     return {
         "recipients": recipients,
         "sender": sender,
@@ -136,8 +132,9 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
     if found is None:
         raise not_found("Attachment")
     payload, content_type, name = found
-    return web.Response(
-        body=payload,
+    return await answer_in_pieces(
+        request,
+        payload,
         content_type=content_type,
         headers={"Content-Disposition": content_disposition(name)},
     )
@@ -145,7 +142,7 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
 
 def _attachment(message: Payload, index: str) -> tuple[bytes, str, str] | None:
     """Bytes, type and name of the ``index``-th file part, or None."""
-    msg = _parsed(message)
+    msg = mime.parse(message)
     body_ids = {id(p) for p in (msg.get_body(("plain",)), msg.get_body(("html",))) if p is not None}
     files = _files(msg, body_ids)
     try:
