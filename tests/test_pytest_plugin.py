@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,27 @@ async def test_async_with_form(tmp_path: Path) -> None:
         assert (await reader.read()).startswith(b"HTTP/1.1 200")
         writer.close()
     assert [r.outcome for r in server.handshake_log.records] == ["ok"]
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
+    """The worker process that builds messages must not run the user's script again (spawned
+    workers import the parent's __main__ unless kept from it)."""
+    runs = tmp_path / "runs"
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import requests, mockgun\n"
+        f"open({str(runs)!r}, 'a').write('run\\n')\n"
+        "with mockgun.serve_in_thread() as s:\n"
+        "    form = {'from': 'a@example.com', 'to': 'b@example.com', 'subject': 's', 'text': 't'}\n"
+        "    sent = requests.post(f'{s.api_url}/example.com/messages', auth=('api', s.api_key),\n"
+        "                         verify=s.ca_file, data=form, timeout=30)\n"
+        "    mid = sent.json()['id'].strip('<>')\n"
+        "    detail = requests.get(f'{s.base_url}/mockgun/messages/{mid}', verify=s.ca_file,\n"
+        "                          timeout=30)\n"
+        "    print(detail.json()['subject'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "s"
+    assert runs.read_text() == "run\n"

@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import multiprocessing.pool
+import sys
+import types
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -62,9 +64,7 @@ class Offload:
             if self._pool is None:
                 # Starting processes forks this one (tens of milliseconds for a big server):
                 # on a thread, so that the event loop serves on meanwhile.
-                self._pool = await asyncio.to_thread(
-                    multiprocessing.get_context("spawn").Pool, self._workers
-                )
+                self._pool = await asyncio.to_thread(_spawn_pool, self._workers)
             if self.closed:
                 self._pool.terminate()
                 raise RuntimeError("the server is stopping")
@@ -78,6 +78,18 @@ class Offload:
             self._pool = None
         for future in list(self._waiting):
             _settle(future, None, RuntimeError("the server stopped before the work was done"))
+
+
+def _spawn_pool(workers: int) -> multiprocessing.pool.Pool:
+    """Spawned workers import the parent's ``__main__`` unless told otherwise: a user's script
+    that runs ``serve_in_thread()`` at module level would then run again in each worker. They
+    need only mockgun's modules, so they are started with a ``__main__`` that has no file."""
+    real = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        return multiprocessing.get_context("spawn").Pool(workers)
+    finally:
+        sys.modules["__main__"] = real
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
