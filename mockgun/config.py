@@ -40,8 +40,9 @@ class Setting:
     shown_default: str = ""
 
 
-def _setting(default: Any, help: str, **kw: Any) -> Any:
-    return field(default=default, metadata={"setting": Setting(help=help, **kw)})
+def _setting(default: Any, help: str, *, secret: bool = False, **kw: Any) -> Any:
+    """A field with its :class:`Setting`; a ``secret`` one stays out of ``repr``."""
+    return field(default=default, repr=not secret, metadata={"setting": Setting(help=help, **kw)})
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,10 @@ class Config:
         low=1,
     )
     #: When set, only ``api:<api_key>`` is accepted; otherwise any key is, but one must be sent.
-    api_key: str | None = field(
-        default=None,
-        repr=False,
-        metadata={
-            "setting": Setting(
-                "Accept only api:<this key>. Unset: any key is accepted, but one must be sent."
-            )
-        },
+    api_key: str | None = _setting(
+        None,
+        "Accept only api:<this key>. Unset: any key is accepted, but one must be sent.",
+        secret=True,
     )
     #: When non-empty, sends to any other domain get Mailgun's ``Domain not found``.
     domains: frozenset[str] = _setting(
@@ -158,14 +155,10 @@ class Config:
         kind="webhook",
     )
     #: The key webhooks are signed with; None: a random one, printed at start.
-    webhook_signing_key: str | None = field(
-        default=None,
-        repr=False,
-        metadata={
-            "setting": Setting(
-                "The key webhooks are signed with (HMAC-SHA256). Default: a random one, printed."
-            )
-        },
+    webhook_signing_key: str | None = _setting(
+        None,
+        "The key webhooks are signed with (HMAC-SHA256). Default: a random one, printed.",
+        secret=True,
     )
     #: A CA file to verify https webhook URLs with, besides the system's trust store.
     webhook_ca: Path | None = _setting(

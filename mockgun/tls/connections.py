@@ -56,8 +56,9 @@ class _Connection:
 class ConnectionRegistry:
     """Finds a live connection's state from its ``ssl_object``.
 
-    Keyed weakly (aiohttp's request handler has ``__slots__``, so nothing can be attached
-    to it), so a closed connection's entry disappears with it.
+    Keyed by the SSL object (aiohttp's request handler has ``__slots__``, so nothing can be
+    attached to it). An entry holds its transport, for the deadline, so it goes when
+    :class:`TrackedProtocol` reports the connection closed (:meth:`closed`).
     """
 
     def __init__(self, request_timeout: float | None = None) -> None:
