@@ -21,7 +21,7 @@ from mockgun.tls.policy import server_context
 async def serve_app(app: web.Application, certs_dir: Path) -> None:
     """Serve ``app`` behind a plain ``TCPSite`` with mockgun's TLS policy until SIGTERM."""
     certs = ensure_certs(certs_dir)
-    ctx = server_context(certs.paths.server_cert, certs.paths.server_key)
+    ctx = server_context(certs.paths.leaves())
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)

@@ -1,15 +1,20 @@
-"""Development certificates: a local CA that apps trust, and a server leaf it signs.
+"""Development certificates: a local CA that apps trust, and two server leaves it signs.
 
 Files in the certs directory:
 
 - ``ca.pem``      the CA certificate: the one file clients are told to trust;
 - ``ca.key``      the CA's private key (0600), kept so that a new hostname only
-                  needs a new leaf and clients that already trust ``ca.pem`` keep working;
-- ``server.pem``  the server leaf followed by its chain;
-- ``server.key``  the leaf's private key (0600).
+                  needs new leaves and clients that already trust ``ca.pem`` keep working;
+- ``server.pem``  the ECDSA (P-256) server leaf followed by its chain;
+- ``server.key``  its private key (0600);
+- ``server-rsa.pem`` / ``server-rsa.key``  an RSA (2048) leaf for the same names.
+
+Production endpoints serve by key type: an ECDSA certificate to clients that take one,
+an RSA one to TLS 1.2 clients that offer only ``ECDHE-RSA-*`` suites. Serving only the
+ECDSA leaf would refuse those clients, a false "not ready".
 
 They are reused across restarts and regenerated when one is missing or
-unreadable, the leaf expires within :data:`RENEW_BEFORE`, or a requested
+unreadable, a leaf expires within :data:`RENEW_BEFORE`, or a requested
 hostname is not covered.
 """
 
@@ -55,6 +60,19 @@ class CertPaths:
     @property
     def server_key(self) -> Path:
         return self.directory / "server.key"
+
+    @property
+    def rsa_cert(self) -> Path:
+        return self.directory / "server-rsa.pem"
+
+    @property
+    def rsa_key(self) -> Path:
+        return self.directory / "server-rsa.key"
+
+    def leaves(self) -> list[tuple[Path, Path]]:
+        """(certificate chain, key) of each server leaf that exists, ECDSA first."""
+        pairs = [(self.server_cert, self.server_key), (self.rsa_cert, self.rsa_key)]
+        return [(cert, key) for cert, key in pairs if cert.is_file() and key.is_file()]
 
 
 @dataclass(frozen=True)
@@ -117,27 +135,38 @@ def _ca_problem(paths: CertPaths) -> str:
 
 
 def _leaf_problem(paths: CertPaths, names: tuple[str, ...]) -> str:
-    for path in (paths.server_cert, paths.server_key):
+    pairs = ((paths.server_cert, paths.server_key), (paths.rsa_cert, paths.rsa_key))
+    for cert_file, key_file in pairs:
+        problem = _one_leaf_problem(paths.ca_cert, cert_file, key_file, names)
+        if problem:
+            return problem
+    return ""
+
+
+def _one_leaf_problem(
+    ca_file: Path, cert_file: Path, key_file: Path, names: tuple[str, ...]
+) -> str:
+    for path in (cert_file, key_file):
         if not path.is_file():
             return f"{path.name} is missing"
     try:
-        chain = x509.load_pem_x509_certificates(paths.server_cert.read_bytes())
-        key = load_pem_private_key(paths.server_key.read_bytes(), password=None)
-        ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+        chain = x509.load_pem_x509_certificates(cert_file.read_bytes())
+        key = load_pem_private_key(key_file.read_bytes(), password=None)
+        ca = x509.load_pem_x509_certificate(ca_file.read_bytes())
     except (OSError, ValueError, TypeError) as exc:
         return f"the server files cannot be read ({exc})"
     leaf = chain[0]
     if leaf.public_key() != key.public_key():
-        return "server.key does not match server.pem"
+        return f"{key_file.name} does not match {cert_file.name}"
     try:
         leaf.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature):
-        return "server.pem was not issued by ca.pem"
+        return f"{cert_file.name} was not issued by ca.pem"
     if leaf.not_valid_after_utc - _now() < RENEW_BEFORE:
-        return f"the server certificate expires on {leaf.not_valid_after_utc:%Y-%m-%d}"
+        return f"{cert_file.name} expires on {leaf.not_valid_after_utc:%Y-%m-%d}"
     missing = [n for n in names if n not in _covered_names(leaf)]
     if missing:
-        return "the server certificate does not cover " + ", ".join(missing)
+        return f"{cert_file.name} does not cover " + ", ".join(missing)
     return ""
 
 
@@ -174,16 +203,22 @@ def _write_leaf(paths: CertPaths, ca: object, names: tuple[str, ...]) -> None:
 
     assert isinstance(ca, trustme.CA)
     now = _now()
-    leaf = ca.issue_cert(
-        *names,
-        organization_name="mockgun",
-        organization_unit_name="mockgun dev server",
-        not_before=(now - dt.timedelta(hours=1)).replace(tzinfo=None),
-        not_after=(now + LEAF_LIFETIME).replace(tzinfo=None),
+    kinds = (
+        (trustme.KeyType.ECDSA, paths.server_cert, paths.server_key),
+        (trustme.KeyType.RSA, paths.rsa_cert, paths.rsa_key),
     )
-    # Key first: a reader that sees the new server.pem must never pair it with the old key.
-    write_private(paths.server_key, leaf.private_key_pem.bytes())
-    _write_public(paths.server_cert, b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    for key_type, cert_file, key_file in kinds:
+        leaf = ca.issue_cert(
+            *names,
+            organization_name="mockgun",
+            organization_unit_name="mockgun dev server",
+            not_before=(now - dt.timedelta(hours=1)).replace(tzinfo=None),
+            not_after=(now + LEAF_LIFETIME).replace(tzinfo=None),
+            key_type=key_type,
+        )
+        # Key first: a reader that sees the new certificate must never pair it with the old key.
+        write_private(key_file, leaf.private_key_pem.bytes())
+        _write_public(cert_file, b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 
 TlsMax = Literal["1.2", "1.3"]
 LogDetail = Literal["full", "brief"]
+CipherProfile = Literal["modern", "compat"]
 EventLoop = Literal["auto", "asyncio", "uvloop"]
 
 #: Mailgun's documented message limit; requests above ``max_message_size`` get a 413.
@@ -58,7 +59,7 @@ class Config:
     )
     certs_dir: Path = _setting(
         Path("certs"),
-        "Where ca.pem, server.pem and server.key live (created when missing).",
+        "Where ca.pem and the server certificates and keys live (created when missing).",
         kind="dir",
     )
     hostnames: tuple[str, ...] = _setting(
@@ -72,6 +73,12 @@ class Config:
         "1.3",
         "Highest TLS version offered; 1.2 makes a TLS-1.2-only endpoint. "
         "The floor is always TLS 1.2.",
+    )
+    ciphers: CipherProfile = _setting(
+        "modern",
+        "TLS 1.2 cipher suites. modern: ECDHE with AES-GCM or ChaCha20-Poly1305; compat: also "
+        "the CBC and RSA-key-exchange suites many production APIs accept. TLS 1.0/1.1 are "
+        "refused in both.",
     )
     #: Path of the JSON-lines handshake log, or ``"-"`` for standard output.
     handshake_log: str = _setting(
@@ -186,6 +193,7 @@ class Config:
     def __post_init__(self) -> None:
         for name, allowed in (
             ("tls_max", get_args(TlsMax)),
+            ("ciphers", get_args(CipherProfile)),
             ("handshake_log_detail", get_args(LogDetail)),
             ("event_loop", get_args(EventLoop)),
         ):

@@ -104,13 +104,17 @@ async def serve(config: Config) -> AsyncIterator[Server]:
     sites: list[TLSSite] = []
 
     async def listen(
-        port: int, cert: Path, key: Path, *, ca_file: Path | None = None, canary: bool = False
+        port: int,
+        chains: list[tuple[Path, Path]],
+        *,
+        ca_file: Path | None = None,
+        canary: bool = False,
     ) -> TLSSite:
         site = TLSSite(
             runner,
             config,
             port=port,
-            ssl_context=server_context(cert, key, tls_max=config.tls_max),
+            ssl_context=server_context(chains, tls_max=config.tls_max, ciphers=config.ciphers),
             handshake_log=log,
             registry=connections,
             ca_file=ca_file,
@@ -124,15 +128,13 @@ async def serve(config: Config) -> AsyncIterator[Server]:
 
     try:
         paths = certs.paths
-        main = await listen(
-            config.port, paths.server_cert, paths.server_key, ca_file=paths.ca_cert.resolve()
-        )
+        main = await listen(config.port, paths.leaves(), ca_file=paths.ca_cert.resolve())
         canary_port = None
         if config.canary_port is not None:
             # The certificate-verification canary: same app, a certificate no client should accept.
             canary = ensure_canary_certs(config.certs_dir)
             site = await listen(
-                config.canary_port, canary.server_cert, canary.server_key, canary=True
+                config.canary_port, [(canary.server_cert, canary.server_key)], canary=True
             )
             canary_port = site.port
         yield Server(

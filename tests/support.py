@@ -9,6 +9,7 @@ import json
 import os
 import re
 import selectors
+import shutil
 import signal
 import ssl
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -47,6 +49,17 @@ def assert_log_schema(lines: list[dict[str, Any]]) -> None:
         for error in _LOG_VALIDATOR.iter_errors(line)
     ]
     assert not problems, "\n".join(problems[:20])
+
+
+def require_tool(name: str) -> str:
+    """The path of a client program the test runs: skipped where it is missing, unless CI is
+    set (.ci/run installs every one)."""
+    exe = shutil.which(name)
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed (.ci/run installs it)")
+        pytest.skip(f"{name} is not installed")
+    return exe
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = DEADLINE, what: str = "") -> Any:
@@ -92,6 +105,16 @@ class MockgunProcess:
             what=f"{count} handshake log lines",
         )
         return list(lines)
+
+    def line_for(self, sock_name: tuple[str, int]) -> dict[str, Any]:
+        """The log line of the connection a client socket named ``sock_name`` made."""
+        peer = f"{sock_name[0]}:{sock_name[1]}"
+
+        def find() -> dict[str, Any] | None:
+            return next((h for h in self.handshakes() if h["peer"] == peer), None)
+
+        found: dict[str, Any] = wait_for(find, what=f"the log line of {peer}")
+        return found
 
     def client_context(self, version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self.ca_file))

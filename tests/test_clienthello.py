@@ -23,11 +23,12 @@ from mockgun.tls.clienthello import (
     Incomplete,
     MalformedHello,
     NotTLS,
+    TooLarge,
     is_grease,
     parse_client_hello,
 )
 
-PARSE_ERRORS = (Incomplete, NotTLS, MalformedHello)
+PARSE_ERRORS = (Incomplete, NotTLS, MalformedHello, TooLarge)
 
 
 def client_context(version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
@@ -166,12 +167,18 @@ def test_not_tls(data: bytes, http: bool) -> None:
         b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00",  # a ServerHello
         b"\x16\x03\x01\x00\x04\x01\x00\x00\x01\x17\x03\x03\x00\x01\x00",  # interrupted by app data
         b"\x16\x03\x01\x00\x06\x01\x00\x00\x02\x03\x03",  # body too short for a random
-        b"\x16\x03\x01\x00\x04\x01\xff\xff\xff",  # claims a 16 MiB hello
     ],
 )
 def test_malformed(data: bytes) -> None:
     with pytest.raises(MalformedHello):
         parse_client_hello(data)
+
+
+def test_a_hello_over_16_kib_is_too_large_to_inspect_not_malformed() -> None:
+    # OpenSSL accepts hellos up to 128 KiB: the listener hands these over uninspected.
+    with pytest.raises(TooLarge) as info:
+        parse_client_hello(b"\x16\x03\x01\x00\x04\x01\xff\xff\xff")  # claims 16 MiB
+    assert info.value.length == 0xFFFFFF + 4
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from support import MockgunProcess
 
 from mockgun.certs import CertPaths
@@ -124,20 +126,66 @@ def test_tls12_and_13_are_accepted_and_logged(
     assert line["ts"].endswith("Z") and isinstance(line["conn_id"], int)
 
 
-@pytest.mark.parametrize(
-    "suite", ["AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384"]
-)
+CBC_AND_RSA_KX = ["AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES256-SHA384"]
+
+
+@pytest.mark.parametrize("suite", CBC_AND_RSA_KX)
 def test_tls12_without_ecdhe_aead_finds_no_shared_cipher(
     mockgun_process: MockgunProcess, suite: str
 ) -> None:
     ctx = mockgun_process.client_context(ssl.TLSVersion.TLSv1_2)
     ctx.set_ciphers(suite)
     before = len(mockgun_process.handshakes())
-    with pytest.raises(ssl.SSLError):
+    with pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE"):
         handshake(mockgun_process.port, ctx)
     line = mockgun_process.wait_handshakes(before + 1)[before]
-    assert line["outcome"] == "failed"
-    assert "no cipher in common" in line["error"]
+    assert line["outcome"] == "failed" and line["alert_sent"] == "handshake_failure"
+    assert "no cipher suite in common" in line["error"]
+
+
+@pytest.mark.parametrize("suite", ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305"])
+def test_rsa_only_tls12_client_gets_the_rsa_certificate(
+    mockgun_process: MockgunProcess, suite: str
+) -> None:
+    # Production endpoints serve an RSA certificate to clients whose suites need one.
+    ctx = mockgun_process.client_context(ssl.TLSVersion.TLSv1_2)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(suite)
+    with (
+        socket.create_connection(("127.0.0.1", mockgun_process.port), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert (tls.cipher() or ("",))[0] == suite
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    key = x509.load_der_x509_certificate(der).public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+
+
+def test_default_clients_get_the_ecdsa_certificate(mockgun_process: MockgunProcess) -> None:
+    ctx = mockgun_process.client_context()
+    with (
+        socket.create_connection(("127.0.0.1", mockgun_process.port), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    assert isinstance(x509.load_der_x509_certificate(der).public_key(), ec.EllipticCurvePublicKey)
+
+
+def test_compat_profile_accepts_cbc_and_still_refuses_legacy(
+    spawn: Callable[..., MockgunProcess],
+) -> None:
+    server = spawn("--ciphers", "compat")
+    for suite in CBC_AND_RSA_KX:
+        ctx = server.client_context(ssl.TLSVersion.TLSv1_2)
+        ctx.set_ciphers(suite)
+        assert handshake(server.port, ctx)[:2] == ("TLSv1.2", suite)
+    legacy = server.client_context(ssl.TLSVersion.TLSv1_1)
+    legacy.set_ciphers("DEFAULT:@SECLEVEL=0")
+    legacy.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises(ssl.SSLError, match="TLSV1_ALERT_PROTOCOL_VERSION"):
+        handshake(server.port, legacy)
 
 
 def test_tls_max_12_refuses_tls13(spawn: Callable[..., MockgunProcess]) -> None:

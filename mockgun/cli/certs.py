@@ -22,6 +22,7 @@ def describe_certs(result: CertResult) -> str:
             f"certificates {result.action} in {paths.directory.resolve()} ({result.reason})",
             f"  names covered   {', '.join(result.hostnames)}",
             f"  server uses     {paths.server_cert.resolve()} + {paths.server_key.resolve()}",
+            f"                  {paths.rsa_cert.resolve()} + {paths.rsa_key.resolve()} (RSA)",
             f"  clients trust   {ca}",
             "",
             "Point clients at the CA:",

@@ -7,8 +7,9 @@ copes with hellos split across TCP segments (it says how many bytes it still
 needs) and across TLS records, with SSLv2-format hellos, and with GREASE
 values, which it drops everywhere (RFC 8701).
 
-Any input either parses, asks for more bytes (:class:`Incomplete`), or is
-refused with :class:`NotTLS` or :class:`MalformedHello`; nothing else escapes.
+Any input either parses, asks for more bytes (:class:`Incomplete`), is too long to
+inspect (:class:`TooLarge`), or is refused with :class:`NotTLS` or :class:`MalformedHello`;
+nothing else escapes.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import struct
 from dataclasses import dataclass
 from typing import TypedDict
 
-#: A hello larger than this is refused as malformed (real ones stay under 2 KiB, or a few
-#: KiB with large session tickets; post-quantum key shares bring browsers to ~1.8 KiB).
+#: The largest hello the listener inspects (real ones stay under 2 KiB, or a few KiB with
+#: large session tickets; post-quantum key shares bring browsers to ~1.8 KiB). A larger one
+#: (:class:`TooLarge`) goes to OpenSSL uninspected: it accepts hellos up to 128 KiB.
 MAX_HELLO_BYTES = 16 * 1024
 _MAX_RECORD = 2**14 + 2048
 
@@ -77,7 +79,20 @@ class NotTLS(Exception):
 
 
 class MalformedHello(Exception):
-    """It starts like TLS but is not a well-formed ClientHello."""
+    """It starts like TLS but is not a well-formed ClientHello.
+
+    ``data`` is set by whoever read the bytes: OpenSSL is asked what it would answer.
+    """
+
+    data: bytes = b""
+
+
+class TooLarge(Exception):
+    """A ClientHello longer than :data:`MAX_HELLO_BYTES`: well-formed as far as it was read."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(f"a ClientHello of at least {length} bytes")
+        self.length = length
 
 
 def is_grease(value: int) -> bool:
@@ -309,11 +324,11 @@ def _handshake_message(data: bytes) -> tuple[bytes, int]:
                 raise MalformedHello(f"first handshake message is type {fragments[0]}, not hello")
             needed_body = int.from_bytes(fragments[1:4], "big")
             if needed_body + 4 > MAX_HELLO_BYTES:
-                raise MalformedHello(f"a {needed_body}-byte ClientHello is too large")
+                raise TooLarge(needed_body + 4)
         if needed_body is not None and len(fragments) >= needed_body + 4:
             return bytes(fragments[4 : 4 + needed_body]), offset
         if offset > MAX_HELLO_BYTES:
-            raise MalformedHello("the ClientHello is too large")
+            raise TooLarge(offset)
 
 
 class _Reader:

@@ -5,12 +5,13 @@ so a refused client would leave no trace. :class:`TLSSite` accepts sockets
 itself and, for each one:
 
 1. peeks at the ClientHello (without consuming it) and parses it;
-2. refuses what cannot succeed the way a real server would: a ``protocol_version``
-   alert for clients offering only old TLS versions, an ``HTTP/1.1 400`` for plain
+2. refuses what cannot succeed the way a real server would: the alert OpenSSL sends
+   (``protocol_version`` for clients offering only old TLS versions, ``decode_error``
+   and friends for a malformed hello; see :mod:`.alerts`), an ``HTTP/1.1 400`` for plain
    HTTP, and a plain close for anything else;
 3. hands the rest to OpenSSL with ``loop.connect_accepted_socket``, where a
-   server-side handshake error does surface, and then to aiohttp exactly as
-   ``TCPSite`` would;
+   server-side handshake error does surface (and its alert is sent, which asyncio
+   alone would not do), and then to aiohttp exactly as ``TCPSite`` would;
 4. writes one handshake-log line, whatever happened.
 
 One deadline, measured from accept, covers peek and handshake, so a client
@@ -35,10 +36,11 @@ from aiohttp import web
 from ..config import Config
 from ..log import logger
 from . import records
-from .clienthello import TLS1_2, ClientHello, MalformedHello, NotTLS, version_name
+from .alerts import PROTOCOL_VERSION, alert_record, first_alert, openssl_answer
+from .clienthello import TLS1_2, ClientHello, MalformedHello, NotTLS, TooLarge, version_name
 from .connections import ConnectionInfo, ConnectionRegistry, TrackedProtocol
 from .handshake_log import HandshakeLog
-from .peek import HelloTimeout, PeerClosed, alert_record, close_with_reply, peek_hello
+from .peek import HelloTimeout, PeerClosed, close_with_reply, peek_hello
 from .policy import HEALTHCHECK_ALPN, accepted_versions, version_label
 from .records import HandshakeRecord
 
@@ -69,6 +71,8 @@ class TLSSite(web.BaseSite):
         self._host = config.host
         self._requested_port = port
         self._ctx = ssl_context
+        #: Wire values of the suites the context enables (TLS 1.3's included).
+        self._suites = frozenset(c["id"] & 0xFFFF for c in ssl_context.get_ciphers())
         self._accepted = accepted_versions(config.tls_max)
         self._label = version_label(config.tls_max)
         self._log = handshake_log
@@ -185,9 +189,11 @@ class TLSSite(web.BaseSite):
         started = time.perf_counter()
         deadline = loop.time() + self._handshake_timeout
         owned = True  # until connect_accepted_socket, closing the socket is our job
+        hello: ClientHello | None = None
+        data = b""
         try:
             try:
-                hello = await peek_hello(loop, conn, deadline)
+                hello, data = await peek_hello(loop, conn, deadline)
             except HelloTimeout:
                 why = f"no complete ClientHello within {self._handshake_timeout:g}s"
                 records.end(record, "timeout", why)
@@ -208,29 +214,32 @@ class TLSSite(web.BaseSite):
                     )
                 return
             except MalformedHello as exc:
-                records.end(record, "failed", str(exc))
-                return
+                # OpenSSL has the last word: its alert if it refuses too, else the handshake.
+                answer = openssl_answer(self._ctx, exc.data)
+                if not answer.accepted:
+                    records.end(record, "failed", f"{exc} (OpenSSL: {answer.reason})")
+                    owned = False
+                    await self._refuse(record, conn, answer.reply, deadline)
+                    return
+                data = exc.data
+            except TooLarge as exc:
+                record["client_hello_bytes"] = exc.length  # OpenSSL decides, uninspected
 
-            records.add_offer(record, hello)
-            if HEALTHCHECK_ALPN in hello.alpn:
-                record["healthcheck"] = True
-            if not hello.offers_any(self._accepted):
-                records.end(record, "rejected", self._rejection(hello))
-                owned = False
-                await close_with_reply(loop, conn, alert_record(hello), deadline=deadline + 1)
-                return
+            if hello is not None:
+                records.add_offer(record, hello)
+                if HEALTHCHECK_ALPN in hello.alpn:
+                    record["healthcheck"] = True
+                if not hello.offers_any(self._accepted):
+                    records.end(record, "rejected", self._rejection(hello))
+                    answer = openssl_answer(self._ctx, data)
+                    # Should OpenSSL disagree, the policy stands: the alert it would send.
+                    reply = answer.reply or alert_record(PROTOCOL_VERSION, hello.legacy_version)
+                    owned = False
+                    await self._refuse(record, conn, reply, deadline)
+                    return
 
             owned = False  # from here on the transport owns the socket, even on failure
-            remaining = max(deadline - loop.time(), 0.001)
-            factory = self._protocol_factory or self._default_protocol
-            try:
-                transport, _ = await loop.connect_accepted_socket(
-                    factory, conn, ssl=self._ctx, ssl_handshake_timeout=remaining
-                )
-            except Exception as exc:  # every failure is a log line, never a crash
-                records.end(record, *_classify_failure(exc, hello))
-                return
-            self._record_success(record, transport, hello)
+            await self._hand_over(record, conn, hello, data, deadline)
         except asyncio.CancelledError:
             records.end(record, "failed", "mockgun shut down before the handshake finished")
             raise
@@ -240,13 +249,60 @@ class TLSSite(web.BaseSite):
             record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             self._log.write(record)
 
+    async def _hand_over(
+        self,
+        record: HandshakeRecord,
+        conn: socket.socket,
+        hello: ClientHello | None,
+        data: bytes,
+        deadline: float,
+    ) -> None:
+        """OpenSSL's handshake, then aiohttp. Should OpenSSL refuse, its alert is sent."""
+        assert self._loop is not None
+        loop = self._loop
+        remaining = max(deadline - loop.time(), 0.001)
+        factory = self._protocol_factory or self._default_protocol
+        # asyncio closes a failed handshake without sending the alert OpenSSL wrote: keep a
+        # second descriptor on the connection, so that the alert can still go out on it.
+        spare = conn.dup()
+        try:
+            transport, _ = await loop.connect_accepted_socket(
+                factory, conn, ssl=self._ctx, ssl_handshake_timeout=remaining
+            )
+        except Exception as exc:  # every failure is a log line, never a crash
+            records.end(record, *_classify_failure(exc, hello, self._suites))
+            answer = openssl_answer(self._ctx, data) if isinstance(exc, ssl.SSLError) else None
+            if answer is not None and not answer.accepted:
+                await self._refuse(record, spare, answer.reply, deadline)
+            else:
+                spare.close()
+            return
+        except BaseException:
+            spare.close()
+            raise
+        spare.close()
+        self._record_success(record, transport, hello)
+
+    async def _refuse(
+        self, record: HandshakeRecord, conn: socket.socket, reply: bytes, deadline: float
+    ) -> None:
+        """Send OpenSSL's alert (noted in the log) and close."""
+        alert = first_alert(reply)
+        if alert is not None:
+            record["alert_sent"] = alert
+        assert self._loop is not None
+        await close_with_reply(self._loop, conn, reply, deadline=deadline + 1)
+
     def _default_protocol(self) -> asyncio.Protocol:
         server = self._runner.server
         assert server is not None and self._loop is not None
         return TrackedProtocol(server, registry=self._registry, loop=self._loop)
 
     def _record_success(
-        self, record: HandshakeRecord, transport: asyncio.BaseTransport, hello: ClientHello
+        self,
+        record: HandshakeRecord,
+        transport: asyncio.BaseTransport,
+        hello: ClientHello | None,
     ) -> None:
         ssl_object = transport.get_extra_info("ssl_object")
         cipher = ssl_object.cipher()
@@ -255,7 +311,7 @@ class TLSSite(web.BaseSite):
             peer=record["peer"],
             tls_version=ssl_object.version(),
             cipher=cipher[0] if cipher else None,
-            sni=hello.sni,
+            sni=hello.sni if hello is not None else None,
             alpn=ssl_object.selected_alpn_protocol(),
             ja4=record.get("ja4"),
             canary=self._canary,
@@ -305,17 +361,43 @@ def format_peer(addr: Any) -> str:
     return str(addr)
 
 
-def _classify_failure(exc: BaseException, hello: ClientHello) -> tuple[records.Outcome, str]:
+#: OpenSSL's reasons for a client's alert that says it does not trust the certificate.
+_DISTRUST = {
+    "TLSV1_ALERT_UNKNOWN_CA": "unknown_ca",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "bad_certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "certificate_unknown",
+    "TLSV1_ALERT_DECRYPT_ERROR": "decrypt_error",
+}
+
+
+def _classify_failure(
+    exc: BaseException, hello: ClientHello | None, suites: frozenset[int]
+) -> tuple[records.Outcome, str]:
     """Turn an OpenSSL-side handshake failure into ``outcome`` and a sentence for people."""
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or ""
         if reason == "NO_SHARED_CIPHER":
+            if hello is not None and not suites.intersection(hello.cipher_suites):
+                return "failed", (
+                    "no cipher suite in common: the client offered none of the suites "
+                    "this endpoint accepts (see --ciphers)"
+                )
             return "failed", (
-                "no cipher in common: TLS 1.2 here needs ECDHE with AES-GCM or "
-                "ChaCha20-Poly1305, and the client offered none of them"
+                "no cipher suite in common: the client's suites need a certificate, "
+                "signature algorithm or group that it and this endpoint do not share"
+            )
+        if reason == "INAPPROPRIATE_FALLBACK":
+            return "failed", (
+                "the client retried with a lower TLS version and said so (TLS_FALLBACK_SCSV): "
+                "its first attempt failed for another reason"
             )
         if reason in {"UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION"}:
             return "rejected", "no TLS version in common with the client"
+        if reason in _DISTRUST:
+            return "failed", (
+                f"the client refused mockgun's certificate ({_DISTRUST[reason]}): it does not "
+                "trust the mockgun CA, or the host name it used is not on the certificate"
+            )
         if isinstance(exc, ssl.SSLEOFError):
             return "closed", "the client closed the connection mid-handshake"
         return "failed", f"TLS handshake failed: {reason or exc}"

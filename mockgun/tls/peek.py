@@ -17,16 +17,30 @@ import asyncio
 import contextlib
 import errno
 import socket
+from typing import NamedTuple
 
-from .clienthello import MAX_HELLO_BYTES, ClientHello, Incomplete, parse_client_hello
+from .clienthello import (
+    MAX_HELLO_BYTES,
+    ClientHello,
+    Incomplete,
+    MalformedHello,
+    TooLarge,
+    parse_client_hello,
+)
 
 _SO_RCVLOWAT = getattr(socket, "SO_RCVLOWAT", None)
 #: epoll stops honouring a low-water mark near half the receive buffer; stay well below.
 _MAX_LOWAT = 32 * 1024
 _DRAIN_LIMIT = 64 * 1024
+#: Bytes peeked at once: the largest inspected hello, split over a few records.
+PEEK_BYTES = MAX_HELLO_BYTES + 64
 
-#: TLS alert record: fatal (2) protocol_version (70), sent to clients offering old versions.
-ALERT_PROTOCOL_VERSION = bytes([2, 70])
+
+class Peeked(NamedTuple):
+    """A ClientHello, and the bytes it came in (still queued: OpenSSL reads them next)."""
+
+    hello: ClientHello
+    data: bytes
 
 
 class PeerClosed(Exception):
@@ -67,18 +81,20 @@ async def wait_readable(
 
 async def peek_hello(
     loop: asyncio.AbstractEventLoop, sock: socket.socket, deadline: float
-) -> ClientHello:
+) -> Peeked:
     """Read (without consuming) until a whole ClientHello is queued, and parse it.
 
-    Raises ``NotTLS``, ``MalformedHello`` (from the parser), :class:`PeerClosed`
-    or :class:`HelloTimeout`. Leaves ``SO_RCVLOWAT`` at 1.
+    Raises ``NotTLS``, ``MalformedHello`` (with the bytes as ``data``) or ``TooLarge``
+    (from the parser), :class:`PeerClosed` or :class:`HelloTimeout`. A hello longer
+    than :data:`PEEK_BYTES` is ``TooLarge`` as soon as its length is known: the client is
+    still sending, not gone. Leaves ``SO_RCVLOWAT`` at 1.
     """
     seen = -1
     lowat = 1
     try:
         while True:
             try:
-                data = sock.recv(MAX_HELLO_BYTES + 5, socket.MSG_PEEK)
+                data = sock.recv(PEEK_BYTES, socket.MSG_PEEK)
             except (BlockingIOError, InterruptedError):
                 data = None
             except ConnectionError:
@@ -89,8 +105,13 @@ async def peek_hello(
                     raise PeerClosed(reset=_pending_reset(sock), got_bytes=bool(data))
                 seen = len(data)
                 try:
-                    return parse_client_hello(data)
+                    return Peeked(parse_client_hello(data), data)
+                except MalformedHello as exc:
+                    exc.data = data
+                    raise
                 except Incomplete as more:
+                    if more.needed > PEEK_BYTES:
+                        raise TooLarge(more.needed) from None
                     want = min(max(more.needed - seen, 1), _MAX_LOWAT)
                     # Ask epoll to wake us when the bytes still missing have arrived.
                     if _SO_RCVLOWAT is not None and want != lowat:
@@ -155,9 +176,3 @@ async def close_with_reply(
         pass
     finally:
         sock.close()
-
-
-def alert_record(hello: ClientHello, description: bytes = ALERT_PROTOCOL_VERSION) -> bytes:
-    """A TLS alert record in the client's own record version, so that old stacks understand it."""
-    version = hello.legacy_version if 0x0300 <= hello.legacy_version <= 0x0303 else 0x0301
-    return bytes([0x15, version >> 8, version & 0xFF, 0, len(description)]) + description

@@ -60,6 +60,12 @@ class HandshakeRecord(_Always, total=False):
     healthcheck: bool
     #: Why the attempt did not succeed, in words.
     error: str
+    #: The TLS alert mockgun sent before closing a refused attempt, e.g. ``protocol_version``,
+    #: ``handshake_failure``, ``inappropriate_fallback``, ``decode_error``.
+    alert_sent: str
+    #: Set when the hello was too long to inspect (over 16 KiB): its length in bytes. OpenSSL
+    #: still decides; the ``client_*`` keys are then missing.
+    client_hello_bytes: int
     #: What was negotiated (``ok``; ``tls_version`` and ``sni`` also on ``insecure``).
     tls_version: str | None
     cipher: str | None
