@@ -60,8 +60,9 @@ def sni_ext(name: str) -> bytes:
     return _vec(b"\x00" + _vec(name.encode(), 2), 2)
 
 
-def alpn_ext(*protocols: str) -> bytes:
-    return _vec(b"".join(_vec(p.encode(), 1) for p in protocols), 2)
+def alpn_ext(*protocols: str | bytes) -> bytes:
+    raw = [p.encode() if isinstance(p, str) else p for p in protocols]
+    return _vec(b"".join(_vec(p, 1) for p in raw), 2)
 
 
 def versions_ext(*versions: int) -> bytes:

@@ -9,10 +9,12 @@ import ssl
 import pytest
 from hellos import (
     JA4_SPEC_CIPHERS,
+    alpn_ext,
     build_hello,
     ja4_spec_hello,
     memory_bio_hello,
     sni_ext,
+    u16_list_ext,
     versions_ext,
 )
 from hypothesis import HealthCheck, given, settings
@@ -213,3 +215,38 @@ def test_truncated_or_extended_hellos(name: str, cut: int, tail: bytes) -> None:
     cut %= len(data) + 1
     with contextlib.suppress(*PARSE_ERRORS):
         parse_client_hello(data[:cut] + tail)
+
+
+@pytest.mark.parametrize(
+    ("first", "code"),
+    [(b"h2", "h2"), (b"http/1.1", "h1"), (b"\xba\xad", "bd"), (b"h2\x00", "60"), (b"x", "xx")],
+)
+def test_ja4_alpn_code_reads_the_raw_bytes(first: bytes, code: str) -> None:
+    # FoxIO: first and last characters if both are alphanumeric, else the first and last hex
+    # digits of the value's bytes, whatever their encoding.
+    hello = parse_client_hello(
+        build_hello(ciphers=[0x1301], extensions=[(0x0010, alpn_ext(first, "http/1.1"))])
+    )
+    assert hello.ja4[8:10] == code
+    assert hello.first_alpn == first
+
+
+def test_suites_and_groups_have_names_wherever_openssl_or_iana_has_one() -> None:
+    suites = [0x1304, 0x1305, 0xC02B, 0xC05C, 0x00C6, 0x5600, 0x0A0B]
+    groups = [0x001D, 0x0017, 0x11EC, 0x0100, 0x0A0B]
+    hello = parse_client_hello(
+        build_hello(ciphers=suites, extensions=[(0x000A, u16_list_ext(*groups))])
+    )
+    offer = hello.summary()
+    assert offer["client_ciphers"][:2] == ["TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"]
+    assert offer["client_ciphers"][2] == "ECDHE-ECDSA-AES128-GCM-SHA256"  # OpenSSL's, as logged
+    assert all(not name.startswith("0x") for name in offer["client_ciphers"][3:6])
+    assert offer["client_ciphers"][5] == "TLS_FALLBACK_SCSV"
+    assert offer["client_ciphers"][6] == "0x0a0b"  # GREASE-like, but not GREASE: unassigned
+    assert offer["client_groups"] == [
+        "x25519",
+        "secp256r1",
+        "X25519MLKEM768",
+        "ffdhe2048",
+        "0x0a0b",
+    ]

@@ -17,10 +17,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import ssl
 import struct
 from dataclasses import dataclass
 from typing import TypedDict
+
+from .names import cipher_name, group_name
 
 #: The largest hello the listener inspects (real ones stay under 2 KiB, or a few KiB with
 #: large session tickets; post-quantum key shares bring browsers to ~1.8 KiB). A larger one
@@ -38,7 +39,6 @@ VERSION_NAMES = {
     0x0304: "TLSv1.3",
 }
 _JA4_VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}
-_SCSV_NAMES = {0x00FF: "TLS_EMPTY_RENEGOTIATION_INFO_SCSV", 0x5600: "TLS_FALLBACK_SCSV"}
 
 EXT_SNI = 0x0000
 EXT_GROUPS = 0x000A
@@ -104,25 +104,13 @@ def version_name(version: int) -> str:
     return VERSION_NAMES.get(version, f"0x{version:04x}")
 
 
-@functools.cache
-def _openssl_cipher_names() -> dict[int, str]:
-    # OpenSSL's names, so that offered ciphers read like the negotiated `cipher` field.
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
-    names = {c["id"] & 0xFFFF: c["name"] for c in ctx.get_ciphers()}
-    return {**names, **_SCSV_NAMES}
-
-
-def cipher_name(suite: int) -> str:
-    return _openssl_cipher_names().get(suite, f"0x{suite:04x}")
-
-
 class ClientOffer(TypedDict):
     """What a client offered, as the ``client_*`` and fingerprint keys of a log line."""
 
     client_max_version: str
     client_versions: list[str]
     client_ciphers: list[str]
+    client_groups: list[str]
     client_alpn: list[str]
     client_sni: str | None
     ja3: str
@@ -141,6 +129,8 @@ class ClientHello:
     point_formats: tuple[int, ...] = ()
     signature_algorithms: tuple[int, ...] = ()
     alpn: tuple[str, ...] = ()
+    #: The first ALPN value's bytes, as JA4 reads them (``alpn`` is decoded for people).
+    first_alpn: bytes = b""
     sni: str | None = None
     sslv2_format: bool = False
     #: Bytes the hello took on the wire (records included).
@@ -181,7 +171,7 @@ class ClientHello:
             self.sni is not None or EXT_SNI in self.extensions,
             self.cipher_suites,
             self.extensions,
-            self.alpn[0] if self.alpn else "",
+            self.first_alpn,
             self.signature_algorithms,
         )
 
@@ -191,6 +181,7 @@ class ClientHello:
             "client_max_version": version_name(self.max_version),
             "client_versions": _version_names(self.versions),
             "client_ciphers": _cipher_names(self.cipher_suites),
+            "client_groups": _group_names(self.groups),
             "client_alpn": list(self.alpn),
             "client_sni": self.sni,
             "ja3": self.ja3,
@@ -202,6 +193,11 @@ class ClientHello:
 @functools.lru_cache(maxsize=1024)
 def _cipher_names(suites: tuple[int, ...]) -> list[str]:
     return [cipher_name(c) for c in suites]
+
+
+@functools.lru_cache(maxsize=1024)
+def _group_names(groups: tuple[int, ...]) -> list[str]:
+    return [group_name(g) for g in groups]
 
 
 @functools.lru_cache(maxsize=256)
@@ -235,7 +231,7 @@ def _ja4(
     has_sni: bool,
     ciphers: tuple[int, ...],
     extensions: tuple[int, ...],
-    first_alpn: str,
+    first_alpn: bytes,
     signature_algorithms: tuple[int, ...],
 ) -> str:
     a = (
@@ -257,10 +253,11 @@ def _ja4(
     return f"{a}_{b}_{c}"
 
 
-def _ja4_alpn(value: str) -> str:
-    if not value:
+def _ja4_alpn(raw: bytes) -> str:
+    """FoxIO's rule: the first and last characters of the first ALPN value if both are
+    alphanumeric, else the first and last hex digits of its bytes (``0xba 0xad`` is ``bd``)."""
+    if not raw:
         return "00"
-    raw = value.encode("utf-8", errors="surrogateescape")
     first, last = raw[0], raw[-1]
     if _alnum(first) and _alnum(last):
         return chr(first) + chr(last)
@@ -440,10 +437,11 @@ def _parse_extension(ext_type: int, ext: _Reader, fields: dict[str, object]) -> 
         fields["signature_algorithms"] = ext.u16_list()
     elif ext_type == EXT_ALPN:
         protocols = ext.vector(2)
-        names: list[str] = []
+        values: list[bytes] = []
         while protocols.left:
-            names.append(protocols.vector(1).data.decode("utf-8", errors="backslashreplace"))
-        fields["alpn"] = tuple(names)
+            values.append(protocols.vector(1).data)
+        fields["alpn"] = tuple(v.decode("utf-8", errors="backslashreplace") for v in values)
+        fields["first_alpn"] = values[0] if values else b""
 
 
 def _parse_sslv2(data: bytes) -> ClientHello:

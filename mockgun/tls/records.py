@@ -44,9 +44,12 @@ class HandshakeRecord(_Always, total=False):
     client_max_version: str
     #: Every version offered, in the client's order.
     client_versions: list[str]
-    #: Cipher suites offered, by OpenSSL name where it has one (else ``0x....``); at most
-    #: :data:`MAX_LISTED` of them.
+    #: Cipher suites offered, by OpenSSL name where it has one, else by IANA name (``0x....``
+    #: only for values IANA never assigned); at most :data:`MAX_LISTED` of them.
     client_ciphers: list[str]
+    #: Key-exchange groups offered (``x25519``, ``secp256r1``, ``X25519MLKEM768``, ...), by
+    #: IANA name; at most :data:`MAX_LISTED`.
+    client_groups: list[str]
     #: How many more suites the client offered than ``client_ciphers`` lists (when it is cut).
     client_ciphers_omitted: int
     #: ALPN protocols offered.
@@ -117,6 +120,7 @@ def add_offer(record: HandshakeRecord, hello: ClientHello) -> None:
     record["client_ciphers"] = ciphers[:MAX_LISTED]
     if len(ciphers) > MAX_LISTED:
         record["client_ciphers_omitted"] = len(ciphers) - MAX_LISTED
+    record["client_groups"] = offer["client_groups"][:MAX_LISTED]
     record["client_alpn"] = [value[:MAX_NAME] for value in offer["client_alpn"][:MAX_LISTED]]
     sni = offer["client_sni"]
     record["client_sni"] = sni[:MAX_NAME] if sni is not None else None
@@ -135,7 +139,7 @@ def add_session(record: HandshakeRecord, info: ConnectionInfo, *, resumed: bool)
 
 
 #: Keys of the client's offer that a brief log leaves out of successful handshakes.
-BRIEF_DROPS = ("client_versions", "client_ciphers", "client_alpn", "ja3")
+BRIEF_DROPS = ("client_versions", "client_ciphers", "client_groups", "client_alpn", "ja3")
 
 
 def make_brief(record: HandshakeRecord) -> None:
