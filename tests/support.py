@@ -11,6 +11,7 @@ import re
 import selectors
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -26,6 +27,8 @@ import pytest
 import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+
+from mockgun.cli import main
 
 #: aiohttp's in-process test client for mockgun's app.
 Client = TestClient[web.Request, web.Application]
@@ -212,3 +215,23 @@ def inspect_json(base_url: str, ca_file: Path, path: str, key: str) -> Any:
     resp = requests.get(f"{base_url}{path}", auth=("api", key), verify=str(ca_file), timeout=10)
     resp.raise_for_status()
     return resp.json()
+
+
+def tls_attempt(server: MockgunProcess, version: ssl.TLSVersion, sni: str = "localhost") -> None:
+    """One handshake at exactly ``version`` (a legacy one really offered, and refused)."""
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    ctx.minimum_version = ctx.maximum_version = version
+    if version < ssl.TLSVersion.TLSv1_2:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # so that Python really offers TLS 1.0/1.1
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        try:
+            ctx.wrap_socket(sock, server_hostname=sni).close()
+        except ssl.SSLError:
+            assert version < ssl.TLSVersion.TLSv1_2
+
+
+def run_report(log: Path, *flags: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``mockgun handshakes LOG FLAGS...`` in process: (exit code, stdout, stderr)."""
+    code = main(["handshakes", str(log), *flags])
+    out, err = capsys.readouterr()
+    return code, out, err

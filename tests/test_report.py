@@ -11,29 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import MockgunProcess
+from support import MockgunProcess, tls_attempt
+from support import run_report as report
 
 from mockgun.certs import ensure_certs
 from mockgun.cli import main
 from mockgun.tls.report import MAX_SLOTS, Tally
-
-
-def tls_attempt(server: MockgunProcess, version: ssl.TLSVersion, sni: str = "localhost") -> None:
-    ctx = ssl.create_default_context(cafile=str(server.ca_file))
-    ctx.minimum_version = ctx.maximum_version = version
-    if version < ssl.TLSVersion.TLSv1_2:
-        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        try:
-            ctx.wrap_socket(sock, server_hostname=sni).close()
-        except ssl.SSLError:
-            assert version < ssl.TLSVersion.TLSv1_2
-
-
-def report(log: Path, *flags: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(["handshakes", str(log), *flags])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_fail_on_legacy_after_a_tls11_attempt(
@@ -76,7 +59,7 @@ def test_only_modern_clients_pass_the_gate(
     server.wait_handshakes(3)
     code, out, err = report(server.log_path, "--fail-on-legacy", capsys=capsys)
     assert (code, err) == (0, "")
-    assert "Clients (JA4 + SNI)" in out
+    assert "\nClients\n" in out and "What to do" not in out
     data = json.loads(report(server.log_path, "--json", capsys=capsys)[1])
     # Two distinct clients (a 1.2-only and a 1.3-only context fingerprint differently).
     assert sorted(c["count"] for c in data["clients"]) == [1, 2]
@@ -110,17 +93,38 @@ def test_reads_a_log_cut_off_by_a_crash(tmp_path: Path, capsys: pytest.CaptureFi
         "client_max_version": "TLSv1.2",
     }
     log.write_text(json.dumps(ok) + "\nnot json at all\n" + json.dumps(ok)[:30])
-    code, out, _ = report(log, "--json", "--fail-on-legacy", capsys=capsys)
-    data = json.loads(out)
-    assert code == 0
-    assert (data["attempts"], data["malformed_lines"], data["cut_off_tail"]) == (1, 1, True)
-    code, out, _ = report(log, capsys=capsys)
-    assert "the last line is incomplete" in out and "1 unreadable lines skipped" in out
+    # The report is still printed, and the gate fails, naming what is wrong, with or
+    # without a --fail-on-* flag: a corrupt or cut-off log cannot vouch for anything.
+    for flags in (["--format", "json", "--fail-on-legacy"], []):
+        code, _, err = report(log, *flags, capsys=capsys)
+        assert code == 1 and "Traceback" not in err
+        assert "1 line(s) are not JSON objects (line 2)" in err
+        assert "the last line has no newline" in err
+    data = json.loads(report(log, "--json", capsys=capsys)[1])
+    assert (data["attempts"], data["corrupt_lines"], data["cut_off_tail"]) == (1, 1, True)
+    assert data["corrupt"] == [{"line": 2, "start": "not json at all"}]
 
 
-def test_missing_log_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = report(tmp_path / "nope.jsonl", capsys=capsys)
-    assert code == 1 and "cannot read" in err and "Traceback" not in err
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_a_missing_or_empty_log_fails_the_gate_unless_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: str
+) -> None:
+    # A wrong volume or path must not pass CI green.
+    log = tmp_path / "h.jsonl"
+    if make == "empty":
+        log.touch()
+    code, _, err = report(log, "--fail-on-legacy", capsys=capsys)
+    assert code == 1 and "Traceback" not in err
+    assert ("does not exist" if make == "missing" else "is empty") in err
+    code, out, _ = report(log, "--allow-empty", capsys=capsys)
+    assert code == 0 and out.startswith("no attempts:")
+
+
+def test_an_unreadable_log_fails_even_when_empty_is_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = report(tmp_path, "--allow-empty", capsys=capsys)  # a directory
+    assert code != 0 and "Traceback" not in err
 
 
 def test_healthcheck_fails_with_one_line_saying_why(

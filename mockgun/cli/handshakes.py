@@ -1,15 +1,24 @@
-"""``mockgun handshakes [LOG]``: the report after a test run, and a CI gate on legacy TLS."""
+"""``mockgun handshakes [LOG]``: the report after a test run, and a CI gate that cannot pass by
+accident: a missing, empty, unreadable, corrupt or cut-off log fails it, whatever else is
+asked."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
 from ..config import DEFAULT
-from ..tls.report import build_report, format_report, insecure_summary, legacy_summary, read_log
+from ..tls.log_scan import LogProblem, parse_since, scan_log
+from ..tls.report import build_report
+from ..tls.report_formats import (
+    FORMATS,
+    failed_summary,
+    insecure_summary,
+    legacy_summary,
+    render,
+)
 
 
 @click.command("handshakes")
@@ -20,13 +29,54 @@ from ..tls.report import build_report, format_report, insecure_summary, legacy_s
     envvar="MOCKGUN_HANDSHAKE_LOG",
     required=False,
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    envvar="MOCKGUN_REPORT_FORMAT",
+    show_envvar=True,
+    help="text (aligned, with advice), json, junit (one test case per client) or github "
+    "(workflow annotations).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--run",
+    "run",
+    default="latest",
+    show_default=True,
+    envvar="MOCKGUN_REPORT_RUN",
+    show_envvar=True,
+    help="Which server start to report on: its run id (every log line has one), or latest.",
+)
+@click.option("--all-runs", is_flag=True, help="Report on every run in the log together.")
+@click.option(
+    "--since",
+    envvar="MOCKGUN_REPORT_SINCE",
+    show_envvar=True,
+    help="Only attempts since then: a duration (30s, 15m, 2h, 1d) or a time (2026-12-03T10:00Z).",
+)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    envvar="MOCKGUN_ALLOW_EMPTY",
+    show_envvar=True,
+    help="A missing or empty log is a report of no attempts, not an error.",
+)
 @click.option(
     "--fail-on-legacy",
     is_flag=True,
     envvar="MOCKGUN_FAIL_ON_LEGACY",
     show_envvar=True,
     help="Exit 1, naming the clients, when any attempt offered at most TLS 1.1 or was refused.",
+)
+@click.option(
+    "--fail-on-failed",
+    is_flag=True,
+    envvar="MOCKGUN_FAIL_ON_FAILED",
+    show_envvar=True,
+    help="Exit 1 when any attempt did not end in a TLS session (refused, failed, plain HTTP, "
+    "timed out or closed), with what to do for each kind.",
 )
 @click.option(
     "--fail-on-insecure",
@@ -37,29 +87,52 @@ from ..tls.report import build_report, format_report, insecure_summary, legacy_s
     "(the client skipped certificate verification).",
 )
 def handshakes_command(
-    log: Path, as_json: bool, fail_on_legacy: bool, fail_on_insecure: bool
+    log: Path,
+    fmt: str,
+    as_json: bool,
+    run: str,
+    all_runs: bool,
+    since: str | None,
+    allow_empty: bool,
+    fail_on_legacy: bool,
+    fail_on_failed: bool,
+    fail_on_insecure: bool,
 ) -> None:
     """Summarise a handshake log (default ./mockgun-handshakes.jsonl, or MOCKGUN_HANDSHAKE_LOG).
 
     Totals by outcome, negotiated versions and ciphers, one row per distinct client
-    (JA4 + SNI), and every refused or failed attempt with its error. Health checks made
-    by `mockgun healthcheck` are left out.
+    (JA4 + SNI), every refused or failed attempt with the alert sent and its error, and what
+    to do about each kind. Reads the latest run unless told otherwise. Health checks made by
+    `mockgun healthcheck` are left out. Exits 1 when the log is missing, empty, unreadable,
+    has lines that are not JSON, or ends in a cut-off line, and when a --fail-on-* finds
+    something.
     """
     try:
-        contents = read_log(log)
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {log}: {exc.strerror or exc}") from exc
-    report = build_report(contents, str(log))
-    if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2))
-    else:
-        click.echo(format_report(report))
-    failed = False
+        moment = parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    try:
+        scan, records = scan_log(log, run=None if all_runs else run, since=moment)
+    except LogProblem as exc:
+        if not allow_empty or "cannot read" in str(exc):
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"no attempts: {exc}")
+        return
+    report = build_report(scan, records)
+    click.echo(render(report, "json" if as_json else fmt))
+    failures = [f"the log cannot be trusted: {problem}" for problem in scan.problems()]
+    if run != "latest" and not all_runs and report.attempts == 0 and not scan.problems():
+        failures.append(
+            f"no attempt of run {run} is in {log} (runs found: "
+            f"{', '.join(scan.other_runs) or 'none'})"
+        )
     if fail_on_legacy and report.legacy_found:
-        click.echo(legacy_summary(report), err=True)
-        failed = True
+        failures.append(legacy_summary(report))
+    if fail_on_failed and report.failed_found:
+        failures.append(failed_summary(report))
     if fail_on_insecure and report.insecure:
-        click.echo(insecure_summary(report), err=True)
-        failed = True
-    if failed:
+        failures.append(insecure_summary(report))
+    for failure in failures:
+        click.echo(failure, err=True)
+    if failures:
         sys.exit(1)

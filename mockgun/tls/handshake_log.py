@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, TextIO
 
 from ..clock import normalise_rfc3339
 from ..log import logger
-from .records import HandshakeRecord
+from .records import HandshakeRecord, new_run_id
 
 
 class Kept(NamedTuple):
@@ -88,6 +88,8 @@ class HandshakeLog:
         self._opened: tuple[int, int] | None = None
         self._stream = _StreamWriter(stream, owns_stream) if stream is not None else None
         self.name = name
+        #: Written into every line: which server start it came from.
+        self.run = new_run_id()
         self.records: collections.deque[Kept] = collections.deque()
         self._held = 0
         self._max_records = memory
@@ -133,6 +135,7 @@ class HandshakeLog:
 
     def write(self, record: HandshakeRecord) -> None:
         """Keep ``record`` (the caller must not change it afterwards) and append its line."""
+        record["run"] = self.run
         line = (_encode(record) + "\n").encode()
         self._keep(record, line)
         for listener in self.listeners:

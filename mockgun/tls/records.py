@@ -9,6 +9,8 @@ only ever added, never renamed or removed.
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from typing import Literal, TypedDict, get_args
 
 from ..clock import now_rfc3339
@@ -38,6 +40,10 @@ class _Always(TypedDict):
 class HandshakeRecord(_Always, total=False):
     """One line of the handshake log. Keys other than the four above appear when known."""
 
+    #: Which server start wrote the line (``20261203T104512Z-3fa29c``: the start time, then a
+    #: random part); set on every line as it is written, so that reruns appending to one log
+    #: can be told apart (``mockgun handshakes --run``).
+    run: str
     #: Set on attempts at the canary port.
     canary: bool
     #: The highest version the client offered (``TLSv1.0`` ... ``TLSv1.3``, ``SSLv2``).
@@ -82,6 +88,11 @@ class HandshakeRecord(_Always, total=False):
     method: str
     path: str
     user_agent: str | None
+
+
+def new_run_id() -> str:
+    """A run id: sortable by start time, unique across starts in the same second."""
+    return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def new_attempt(conn_id: int, peer: str, *, canary: bool) -> HandshakeRecord:

@@ -1,21 +1,21 @@
 """The handshake report: what a handshake log says about the clients that connected.
 
-Reads a log that may still be written, or whose last line a crash cut off, and
-leaves out mockgun's own health checks.
+Totals are kept one record at a time (:class:`Tally`), so a log of any size is read in
+bounded memory (:mod:`.log_scan` streams it); mockgun's own health checks are left out.
+How a report is printed (text, JSON, JUnit, GitHub annotations) is :mod:`.report_formats`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..clock import rfc3339
+from .log_scan import LogScan
 
 if TYPE_CHECKING:
     from .handshake_log import HandshakeLog
@@ -26,41 +26,6 @@ Record = Mapping[str, Any]
 
 LEGACY_VERSIONS = frozenset({"SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"})
 _VERSION_ORDER = ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
-
-
-@dataclass
-class LogContents:
-    records: list[Record]
-    #: Lines that are not JSON objects (skipped).
-    malformed: int = 0
-    #: Whether the file ended in a line without its newline (a crash, or still being written).
-    cut_off_tail: bool = False
-
-
-def read_log(path: Path) -> LogContents:
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    tail = lines.pop()  # b"" when the file ends with a newline
-    contents = LogContents(records=[])
-    for raw in lines:
-        if not raw.strip():
-            continue
-        record = _parse_line(raw)
-        if record is None:
-            contents.malformed += 1
-        else:
-            contents.records.append(record)
-    if tail.strip():
-        contents.cut_off_tail = True
-    return contents
-
-
-def _parse_line(raw: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def is_legacy(record: Record) -> bool:
@@ -122,15 +87,24 @@ class ClientRow:
 
 @dataclass
 class Report:
-    source: str
+    scan: LogScan
     attempts: int
     healthchecks_left_out: int
-    malformed_lines: int
-    cut_off_tail: bool
     outcomes: Counter[str]
     negotiated: Counter[tuple[str, str]]
     clients: list[ClientRow]
+    #: Refused and failed attempts, the first :data:`MAX_KEPT` of them.
     failures: list[Record]
+    failures_omitted: int = 0
+
+    @property
+    def source(self) -> str:
+        return self.scan.source
+
+    @property
+    def failed_found(self) -> bool:
+        """Any attempt that did not end in a session (health checks aside)."""
+        return bool(self.failures)
 
     @property
     def legacy_clients(self) -> list[ClientRow]:
@@ -152,20 +126,23 @@ class Report:
     def as_json(self) -> dict[str, Any]:
         return {
             "log": self.source,
+            **self.scan.as_json(),
             "attempts": self.attempts,
             "healthchecks_left_out": self.healthchecks_left_out,
-            "malformed_lines": self.malformed_lines,
-            "cut_off_tail": self.cut_off_tail,
             "outcomes": dict(self.outcomes),
             "negotiated": negotiated_json(self.negotiated),
             "clients": [c.as_json() for c in self.clients],
             "failures": self.failures,
+            "failures_omitted": self.failures_omitted,
             "legacy_found": self.legacy_found,
             "insecure_found": bool(self.insecure),
             "insecure": self.insecure,
             "legacy_clients": [c.as_json() for c in self.legacy_clients],
         }
 
+
+#: Failed attempts a report keeps whole (the rest are counted): memory stays bounded.
+MAX_KEPT = 1_000
 
 #: Bucket widths for the timeline, in seconds: the narrowest that fits is used.
 _BUCKET_WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
@@ -195,6 +172,7 @@ class Tally:
     negotiated: Counter[tuple[str, str]] = field(default_factory=Counter)
     clients: dict[tuple[str, str | None], ClientRow] = field(default_factory=dict)
     failures: list[Record] = field(default_factory=list)
+    failures_omitted: int = 0
     healthchecks: int = 0
     #: Legacy attempts with no ClientHello to fingerprint (so in no client row).
     legacy_without_hello: int = 0
@@ -213,7 +191,10 @@ class Tally:
         if outcome == "ok":
             self.negotiated[(str(record.get("tls_version")), str(record.get("cipher")))] += 1
         elif self.keep_failures:
-            self.failures.append(record)
+            if len(self.failures) < MAX_KEPT:
+                self.failures.append(record)
+            else:
+                self.failures_omitted += 1
         if not record.get("ja4"):
             self.legacy_without_hello += is_legacy(record)
         else:
@@ -283,99 +264,21 @@ class Tally:
         }
 
 
-def build_report(contents: LogContents, source: str) -> Report:
+def build_report(scan: LogScan, records: Iterable[Record]) -> Report:
+    """Count ``records`` (read once, one at a time) into a report."""
     tally = Tally()
-    for record in contents.records:
+    for record in records:
         tally.add(record)
     return Report(
-        source=source,
+        scan=scan,
         attempts=sum(tally.outcomes.values()),
         healthchecks_left_out=tally.healthchecks,
-        malformed_lines=contents.malformed,
-        cut_off_tail=contents.cut_off_tail,
         outcomes=tally.outcomes,
         negotiated=tally.negotiated,
         clients=tally.client_rows(),
         failures=tally.failures,
+        failures_omitted=tally.failures_omitted,
     )
-
-
-def format_report(report: Report, *, max_failures: int = 50) -> str:
-    out = [
-        f"mockgun handshake report for {report.source}",
-        f"{report.attempts} attempt{'' if report.attempts == 1 else 's'}"
-        + (
-            f"; {report.healthchecks_left_out} health checks left out"
-            if report.healthchecks_left_out
-            else ""
-        )
-        + (f"; {report.malformed_lines} unreadable lines skipped" if report.malformed_lines else "")
-        + ("; the last line is incomplete (still being written?)" if report.cut_off_tail else ""),
-        "",
-        "Outcomes",
-    ]
-    out += [f"  {name:<10}{count:>7}" for name, count in report.outcomes.most_common()] or [
-        "  none"
-    ]
-    out += ["", "Negotiated"]
-    out += [
-        f"  {version:<9}{cipher:<34}{count:>7}"
-        for (version, cipher), count in report.negotiated.most_common()
-    ] or ["  none"]
-    out += ["", "Clients (JA4 + SNI)"]
-    if report.clients:
-        out.append(f"  {'JA4':<38}{'SNI':<22}{'offered':<26}{'got':<18}{'count':>6}  first / last")
-        for c in report.clients:
-            row = c.as_json()
-            out.append(
-                f"  {c.ja4:<38}{(c.sni or '-'):<22}{', '.join(row['offered']):<26}"
-                f"{', '.join(row['got']) or '-':<18}{c.count:>6}  {c.first} / {c.last}"
-                + ("  LEGACY" if c.legacy else "")
-            )
-    else:
-        out.append("  none")
-    out += ["", "Refused and failed attempts"]
-    for record in report.failures[:max_failures]:
-        peer, outcome = record.get("peer", "?"), record.get("outcome", "?")
-        out.append(
-            f"  {record.get('ts', '?')}  {peer:<22}{outcome:<10}"
-            f"{record.get('ja4') or '-':<38}{record.get('error', '')}"
-        )
-    if len(report.failures) > max_failures:
-        out.append(f"  ... and {len(report.failures) - max_failures} more (--json lists all)")
-    if not report.failures:
-        out.append("  none")
-    return "\n".join(out)
-
-
-def legacy_summary(report: Report) -> str:
-    """The lines ``--fail-on-legacy`` prints: which clients still try TLS 1.1 or older."""
-    lines = ["legacy TLS: these clients offered at most TLS 1.1 or were refused:"]
-    for c in report.legacy_clients:
-        row = c.as_json()
-        lines.append(
-            f"  JA4 {c.ja4}, SNI {c.sni or '-'}: offered {', '.join(row['offered']) or '?'}, "
-            f"{c.count} attempt(s), last at {c.last}"
-        )
-    for record in report.legacy_without_hello:
-        lines.append(f"  {record.get('peer')}: {record.get('error')}")
-    return "\n".join(lines)
-
-
-def insecure_summary(report: Report) -> str:
-    """The lines ``--fail-on-insecure`` prints: clients that do not verify certificates."""
-    lines = ["insecure TLS: these clients accepted the canary's certificate and sent requests:"]
-    seen: set[tuple[Any, ...]] = set()
-    for record in report.insecure:
-        key = (record.get("ja4"), record.get("sni"), record.get("user_agent"))
-        if key not in seen:
-            seen.add(key)
-            lines.append(
-                f"  JA4 {record.get('ja4') or '-'}, SNI {record.get('sni') or '-'}, "
-                f"User-Agent {record.get('user_agent') or '-'}: "
-                f"{record.get('method')} {record.get('path')} at {record.get('ts')}"
-            )
-    return "\n".join(lines)
 
 
 class LiveSummary:
