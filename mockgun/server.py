@@ -154,5 +154,6 @@ async def serve(config: Config) -> AsyncIterator[Server]:
         app[LIVE].close()  # live streams would otherwise count as requests in flight
         await app[INFLIGHT].drain(config.shutdown_timeout)
         await runner.cleanup()
+        connections.release_all()  # lines still waiting for a first request's User-Agent
         log.close()
         spool.close()

@@ -85,6 +85,28 @@ def test_ok_line_has_the_offer_and_what_was_negotiated(server: MockgunProcess) -
     assert line["ja4"].startswith("t13d") and line["ja4"][8:10] == "h2"
 
 
+def test_ok_line_names_the_user_agent_of_the_first_request(server: MockgunProcess) -> None:
+    ctx = server.client_context()
+    with raw(server) as sock, ctx.wrap_socket(sock, server_hostname="localhost") as tls:
+        name = tls.getsockname()
+        tls.sendall(b"GET /mockgun/health HTTP/1.1\r\nHost: localhost\r\n")
+        tls.sendall(b"User-Agent: probe/1.0 (" + b"x" * 300 + b")\r\n\r\n")
+        assert tls.recv(12) == b"HTTP/1.1 200"
+        # The line is written when the request arrives, not when the connection closes.
+        line = server.line_for(name)
+    assert line["outcome"] == "ok" and line["user_agent"].startswith("probe/1.0 (xxx")
+    assert len(line["user_agent"]) == 200
+
+
+def test_a_handshake_without_a_request_is_logged_all_the_same(server: MockgunProcess) -> None:
+    ctx = server.client_context()
+    with raw(server) as sock, ctx.wrap_socket(sock, server_hostname="localhost") as tls:
+        name = tls.getsockname()
+        # Still connected: the line comes once the wait for a first request is over.
+        line = server.line_for(name)
+    assert line["outcome"] == "ok" and "user_agent" not in line
+
+
 def test_brief_detail_trims_the_offer_on_success_only(spawn: Callable[..., MockgunProcess]) -> None:
     server = spawn("--handshake-log-detail", "brief")
     with raw(server) as sock:

@@ -118,7 +118,7 @@ def create_app(
     connections = connections if connections is not None else ConnectionRegistry()
 
     def request_started(request: web.Request) -> None:
-        connections.request_started(ssl_object_of(request))
+        connections.request_started(ssl_object_of(request), request.headers.get("User-Agent"))
 
     def request_answered(request: web.Request) -> None:
         connections.request_finished(ssl_object_of(request))

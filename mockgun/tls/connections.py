@@ -1,5 +1,11 @@
 """Each live TLS connection: what it negotiated (for the handlers to stamp on its requests),
-and the deadline for the headers of its next request.
+the deadline for the headers of its next request, and its handshake-log line until the first
+request says who the client is.
+
+A successful handshake's line waits (at most :data:`USER_AGENT_WAIT` seconds) for the first
+request's ``User-Agent``, so that the report can name the client ("curl 8", "Python
+requests"); it is written at that request, or when the wait ends or the connection closes,
+whichever comes first.
 
 A client gets ``--request-timeout`` seconds for the headers of each request: counted from
 its handshake for the first, from the first byte of the request for the next ones (an idle
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +46,14 @@ class ConnectionInfo:
     canary: bool = False
 
 
+#: Seconds a successful handshake's log line waits for the first request's User-Agent.
+USER_AGENT_WAIT = 2.0
+#: Characters of a User-Agent kept.
+MAX_USER_AGENT = 200
+#: Writes a held log line, given the User-Agent of the connection's first request (or None).
+LineWriter = Callable[[str | None], None]
+
+
 @dataclass(eq=False)
 class _Connection:
     info: ConnectionInfo | None = None
@@ -46,11 +61,23 @@ class _Connection:
     #: Requests whose headers arrived and whose answer is not finished.
     busy: int = 0
     deadline: asyncio.TimerHandle | None = None
+    #: The handshake-log line held for the first request's User-Agent, and its timer.
+    held: LineWriter | None = None
+    held_timer: asyncio.TimerHandle | None = None
 
     def disarm(self) -> None:
         if self.deadline is not None:
             self.deadline.cancel()  # drops the handle's references at once
             self.deadline = None
+
+    def release(self, user_agent: str | None) -> None:
+        """Write the held log line (once)."""
+        write, self.held = self.held, None
+        if self.held_timer is not None:
+            self.held_timer.cancel()
+            self.held_timer = None
+        if write is not None:
+            write(user_agent[:MAX_USER_AGENT] if user_agent is not None else None)
 
 
 class ConnectionRegistry:
@@ -73,18 +100,33 @@ class ConnectionRegistry:
             state = self._by_ssl[ssl_object] = _Connection()
         return state
 
-    def add(self, ssl_object: Any, info: ConnectionInfo, transport: asyncio.BaseTransport) -> None:
-        """A connection whose handshake just finished: its first request is due."""
+    def add(
+        self,
+        ssl_object: Any,
+        info: ConnectionInfo,
+        transport: asyncio.BaseTransport,
+        *,
+        hold: LineWriter | None = None,
+    ) -> None:
+        """A connection whose handshake just finished: its first request is due. ``hold``
+        writes its log line, called once with the first request's User-Agent, or None."""
         state = self._state(ssl_object)
         state.info, state.transport = info, transport
+        if hold is not None:
+            state.held = hold
+            state.held_timer = asyncio.get_running_loop().call_later(
+                USER_AGENT_WAIT, state.release, None
+            )
         self._arm(state)
 
-    def request_started(self, ssl_object: Any) -> None:
+    def request_started(self, ssl_object: Any, user_agent: str | None = None) -> None:
         """A request's headers arrived on this connection."""
         if ssl_object is not None:
             state = self._state(ssl_object)
             state.busy += 1
             state.disarm()
+            if state.held is not None:
+                state.release(user_agent)
 
     def request_finished(self, ssl_object: Any) -> None:
         """A request was answered (the next one is timed from its first byte)."""
@@ -103,7 +145,13 @@ class ConnectionRegistry:
         state = self._by_ssl.pop(ssl_object, None) if ssl_object is not None else None
         if state is not None:
             state.disarm()
+            state.release(None)
             state.transport = None
+
+    def release_all(self) -> None:
+        """Write every held log line now (shutting down: no line may be lost)."""
+        for state in list(self._by_ssl.values()):
+            state.release(None)
 
     def _arm(self, state: _Connection) -> None:
         state.disarm()

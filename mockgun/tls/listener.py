@@ -189,6 +189,7 @@ class TLSSite(web.BaseSite):
         started = time.perf_counter()
         deadline = loop.time() + self._handshake_timeout
         owned = True  # until connect_accepted_socket, closing the socket is our job
+        held = False  # a successful handshake's line waits for the first request's User-Agent
         hello: ClientHello | None = None
         data = b""
         try:
@@ -239,15 +240,16 @@ class TLSSite(web.BaseSite):
                     return
 
             owned = False  # from here on the transport owns the socket, even on failure
-            await self._hand_over(record, conn, hello, data, deadline)
+            held = await self._hand_over(record, conn, hello, data, deadline, started)
         except asyncio.CancelledError:
             records.end(record, "failed", "mockgun shut down before the handshake finished")
             raise
         finally:
             if owned:
                 await _close_owned(loop, conn)
-            record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            self._log.write(record)
+            if not held:
+                record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+                self._log.write(record)
 
     async def _hand_over(
         self,
@@ -256,8 +258,10 @@ class TLSSite(web.BaseSite):
         hello: ClientHello | None,
         data: bytes,
         deadline: float,
-    ) -> None:
-        """OpenSSL's handshake, then aiohttp. Should OpenSSL refuse, its alert is sent."""
+        started: float,
+    ) -> bool:
+        """OpenSSL's handshake, then aiohttp. Should OpenSSL refuse, its alert is sent.
+        Returns whether the connection now holds the log line (see :meth:`_record_success`)."""
         assert self._loop is not None
         loop = self._loop
         remaining = max(deadline - loop.time(), 0.001)
@@ -276,12 +280,14 @@ class TLSSite(web.BaseSite):
                 await self._refuse(record, spare, answer.reply, deadline)
             else:
                 spare.close()
-            return
+            return False
         except BaseException:
             spare.close()
             raise
         spare.close()
+        record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         self._record_success(record, transport, hello)
+        return True
 
     async def _refuse(
         self, record: HandshakeRecord, conn: socket.socket, reply: bytes, deadline: float
@@ -316,10 +322,18 @@ class TLSSite(web.BaseSite):
             ja4=record.get("ja4"),
             canary=self._canary,
         )
-        self._registry.add(ssl_object, info, transport)
         records.add_session(record, info, resumed=bool(ssl_object.session_reused))
         if self._brief:
             records.make_brief(record)
+        log = self._log
+
+        def write(user_agent: str | None) -> None:
+            if user_agent is not None:
+                record["user_agent"] = user_agent
+            log.write(record)
+
+        # The line is written at the first request (with its User-Agent), or soon after.
+        self._registry.add(ssl_object, info, transport, hold=write)
 
     def _rejection(self, hello: ClientHello) -> str:
         if hello.max_version < TLS1_2:

@@ -87,6 +87,8 @@ class HandshakeRecord(_Always, total=False):
     #: The request that proved an ``insecure`` client.
     method: str
     path: str
+    #: The User-Agent of the first request on the connection (``ok``, ``insecure``; at most
+    #: 200 characters): what the report names the client by.
     user_agent: str | None
 
 
