@@ -470,6 +470,10 @@ def test_handshakes_view_shows_each_outcome_clients_and_chart(
     assert "TLSv1.0" in rejected.inner_text()  # what the refused client offered
     assert tab.page.locator("#clients tbody tr.legacy :text('legacy TLS')").count() >= 1
     assert tab.page.locator("#clients tbody td:has-text('TLSv1.3')").count() >= 1
+    # Each client is named (by its User-Agent, or the shipped fingerprint table).
+    names = tab.page.locator("#clients tbody tr td:first-child").all_inner_texts()
+    assert names and all(name.strip() for name in names), names
+    assert any("Chrome" in name for name in names), names  # this page's own connections
 
     # The chart: bars per negotiated version, and refusals in red.
     refused = tab.page.locator("#chart rect[data-series=refused]")

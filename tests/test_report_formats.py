@@ -45,11 +45,11 @@ def test_text_report_is_aligned_and_says_what_to_do(
     code, out, _ = report(mixed_run.log_path, capsys=capsys)
     assert code == 0
     lines = out.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.strip().startswith("JA4"))
+    header = next(i for i, line in enumerate(lines) if line.strip().startswith("client  "))
     rows = lines[header : lines.index("", header)]
     assert len(rows) == 1 + 4  # four distinct clients
     # Every column starts at the same place on every row: nothing runs together.
-    for column in ("SNI", "offered", "got", "count"):
+    for column in ("JA4", "SNI", "offered", "got", "count"):
         start = rows[0].index(column)
         assert all(row[start - 2 : start] == "  " for row in rows), (column, rows)
     assert "TLSv1.3 TLSv1.2" not in rows[0] and any("LEGACY" in row for row in rows)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..clock import rfc3339
+from .clients import UNKNOWN, label_from_ja4, label_from_user_agent
 from .log_scan import LogScan
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 Record = Mapping[str, Any]
 
 LEGACY_VERSIONS = frozenset({"SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"})
+#: Distinct client names a row keeps (a JA4 is one TLS stack: a handful at most).
+_MAX_AGENTS = 8
 _VERSION_ORDER = ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 
 
@@ -57,9 +60,24 @@ class ClientRow:
     first: str = ""
     last: str = ""
     legacy: bool = False
+    #: Clients named by the User-Agent of their requests (see :mod:`.clients`).
+    agents: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def client(self) -> str:
+        """What this client most likely is: by its requests' User-Agent, else by its JA4
+        in the shipped fingerprint table, else ``unknown client``."""
+        if self.agents:
+            return self.agents.most_common(1)[0][0]
+        return label_from_ja4(self.ja4) or UNKNOWN
 
     def add(self, record: Record) -> None:
         self.count += 1
+        agent = record.get("user_agent")
+        if agent:
+            name = label_from_user_agent(str(agent))
+            if len(self.agents) < _MAX_AGENTS or name in self.agents:
+                self.agents[name] += 1
         self.offered.update(record.get("client_versions") or [])
         if record.get("client_max_version"):
             self.offered.add(record["client_max_version"])
@@ -73,6 +91,7 @@ class ClientRow:
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "client": self.client,
             "ja4": self.ja4,
             "sni": self.sni,
             "offered": sorted(self.offered, key=_version_key, reverse=True),

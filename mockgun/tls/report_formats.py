@@ -42,7 +42,9 @@ def _versions(names: Sequence[str]) -> str:
 
 
 def client_label(row: ClientRow) -> str:
-    return f"{row.ja4} ({row.sni})" if row.sni else row.ja4
+    """``curl 7 (JA4 t13d..., SNI localhost)``: who, then how to find it in the log."""
+    where = f"JA4 {row.ja4}" + (f", SNI {row.sni}" if row.sni else "")
+    return f"{row.client} ({where})"
 
 
 def failure_classes(report: Report) -> Counter[str]:
@@ -80,6 +82,7 @@ def text(report: Report, *, max_failures: int = 50) -> str:
             data = c.as_json()
             rows.append(
                 [
+                    c.client,
                     c.ja4,
                     c.sni or "-",
                     _versions(data["offered"]),
@@ -89,7 +92,7 @@ def text(report: Report, *, max_failures: int = 50) -> str:
                     "LEGACY" if c.legacy else "",
                 ]
             )
-        out += table(["JA4", "SNI", "offered", "got", "count", "first / last", ""], rows)
+        out += table(["client", "JA4", "SNI", "offered", "got", "count", "first / last", ""], rows)
     else:
         out.append("  none")
     out += ["", "Refused and failed attempts"]
@@ -185,7 +188,7 @@ def legacy_summary(report: Report) -> str:
     for c in report.legacy_clients:
         row = c.as_json()
         lines.append(
-            f"  JA4 {c.ja4}, SNI {c.sni or '-'}: offered {', '.join(row['offered']) or '?'}, "
+            f"  {client_label(c)}: offered {', '.join(row['offered']) or '?'}, "
             f"{c.count} attempt(s), last at {c.last}"
         )
     for record in report.legacy_without_hello:

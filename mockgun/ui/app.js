@@ -186,14 +186,15 @@ async function loadHandshakes() {
     (outcomes ? `: ${outcomes}` : "") + (report.healthchecks_left_out ? ` (and ${report.healthchecks_left_out} health checks)` : "") + ".";
   $("count-handshakes").textContent = report.attempts;
   replaceRows($("clients").tBodies[0], report.clients.map((c) => el("tr", { class: c.legacy ? "legacy" : null },
-    el("td", { class: "mono" }, c.ja4, c.legacy ? [" ", badge("legacy TLS", "bad")] : null),
+    el("td", {}, c.client, c.legacy ? [" ", badge("legacy TLS", "bad")] : null),
+    el("td", { class: "mono" }, c.ja4),
     el("td", {}, c.sni || ""),
     el("td", {}, c.offered.join(", ")),
     el("td", {}, c.got.join(", ") || "—"),
     el("td", {}, Object.entries(c.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")),
     el("td", {}, c.count),
     timeCell(c.last),
-  )), 7, "No client has sent a ClientHello yet.");
+  )), 8, "No client has sent a ClientHello yet.");
   drawChart(report.timeline);
 }
 
