@@ -119,6 +119,18 @@ class MockgunProcess:
         found: dict[str, Any] = wait_for(find, what=f"the log line of {peer}")
         return found
 
+    def curl(self, path: str, *args: str) -> str:
+        """``curl PATH`` against this server (trusting its CA); its output."""
+        exe = require_tool("curl")
+        done = subprocess.run(
+            [exe, "-sS", "--cacert", str(self.ca_file), *args, f"{self.base_url}{path}"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return done.stdout
+
     def client_context(self, version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self.ca_file))
         if version is not None:

@@ -5,7 +5,6 @@ otherwise. The table is checked against the real TLS stacks of this machine."""
 from __future__ import annotations
 
 import ssl
-import subprocess
 import sys
 from collections.abc import Callable
 
@@ -57,13 +56,7 @@ def test_report_names_curl_python_java_and_a_legacy_client(
     spawn: Callable[..., MockgunProcess], capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = spawn()
-    curl = require_tool("curl")
-    subprocess.run(
-        [curl, "-sS", "--cacert", str(server.ca_file), f"{server.base_url}/mockgun/health"],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
+    server.curl("/mockgun/health")
     requests.get(f"{server.base_url}/mockgun/health", verify=str(server.ca_file), timeout=10)
     require_tool("java")
     java_stack = next(s for s in stacks.stacks() if s.label.endswith("JSSE"))

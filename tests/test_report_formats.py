@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import xmlschema
-from support import ROOT, MockgunProcess, require_tool
+from support import ROOT, MockgunProcess
 from support import run_report as report
 from support import tls_attempt as attempt
 
@@ -24,13 +23,7 @@ JUNIT_SCHEMA = ROOT / "tests" / "data" / "junit-10.xsd"
 def mixed_run(spawn: Callable[..., MockgunProcess]) -> MockgunProcess:
     """A run with curl, Python 1.3, Python 1.2, and a TLS 1.1 client; then the server stops."""
     server = spawn()
-    curl = require_tool("curl")
-    subprocess.run(
-        [curl, "-sS", "--cacert", str(server.ca_file), f"{server.base_url}/mockgun/health"],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
+    server.curl("/mockgun/health")
     attempt(server, ssl.TLSVersion.TLSv1_3)
     attempt(server, ssl.TLSVersion.TLSv1_2)
     attempt(server, ssl.TLSVersion.TLSv1_1, sni="old-client.test")
