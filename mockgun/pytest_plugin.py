@@ -40,6 +40,72 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "mockgun_tls_max", "Highest TLS version the mockgun fixture offers", default="1.3"
     )
     parser.addini("mockgun_api_key", "The only API key the mockgun fixture accepts", default="")
+    group.addoption(
+        "--mockgun-fail-on-legacy",
+        action="store_true",
+        default=None,
+        help="Fail the session when any client offered at most TLS 1.1 to the mockgun fixture "
+        "(ini: mockgun_fail_on_legacy).",
+    )
+    parser.addini(
+        "mockgun_fail_on_legacy",
+        "Fail the session when a client offered at most TLS 1.1 to the mockgun fixture",
+        type="bool",
+        default=False,
+    )
+
+
+#: The session's handshake summary, made as the server stops: (paragraph, legacy found).
+_SUMMARY = pytest.StashKey[tuple[str, bool]]()
+
+
+def handshake_summary(records: list[dict[str, Any]], log: str) -> tuple[str, bool]:
+    """One paragraph on the session's handshakes, and whether a legacy client was seen."""
+    from .tls.report import Tally  # noqa: PLC0415 - only when the fixture was used
+
+    tally = Tally(keep_failures=False)
+    for record in records:
+        tally.add(record)
+    attempts = sum(tally.outcomes.values())
+    outcomes = ", ".join(f"{n} {k}" for k, n in tally.outcomes.most_common()) or "none"
+    clients = "; ".join(
+        f"{row.client} ({', '.join(sorted(row.got)) or 'no session'})"
+        + (" LEGACY" if row.legacy else "")
+        for row in tally.client_rows()
+    )
+    text = (
+        f"{attempts} TLS handshake attempt{'' if attempts == 1 else 's'} ({outcomes})"
+        + (f"; clients: {clients}" if clients else "")
+        + (
+            ". Legacy TLS (1.1 or older) was offered: mockgun handshakes --fail-on-legacy "
+            f"{log} names it"
+            if tally.legacy_found
+            else ". No client offered legacy TLS"
+        )
+        + f". Log: {log}"
+    )
+    return text, tally.legacy_found
+
+
+def _fail_on_legacy(config: pytest.Config) -> bool:
+    option = config.getoption("--mockgun-fail-on-legacy")
+    return bool(option) or bool(config.getini("mockgun_fail_on_legacy"))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    summary = config.stash.get(_SUMMARY, None)
+    if summary is not None:
+        terminalreporter.write_sep("-", "mockgun")
+        terminalreporter.write_line(summary[0])
+        if summary[1] and _fail_on_legacy(config):
+            terminalreporter.write_line("mockgun: failing the session: a client offered legacy TLS")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    summary = session.config.stash.get(_SUMMARY, None)
+    if summary is not None and summary[1] and _fail_on_legacy(session.config):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 class MockgunFixture:
@@ -106,6 +172,10 @@ def mockgun_server(
     )
     with serve_in_thread(config) as server:
         yield server
+        # Before the server stops: what the session's clients did, for the terminal summary.
+        request.config.stash[_SUMMARY] = handshake_summary(
+            server.handshakes(), server.handshake_log
+        )
 
 
 @pytest.fixture

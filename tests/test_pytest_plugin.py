@@ -151,3 +151,47 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
     )
     assert done.stdout.strip() == "s"
     assert runs.read_text() == "run\n"
+
+
+LEGACY_TEST = """
+import socket, ssl, time
+
+
+def test_a_legacy_client(mockgun):
+    ctx = ssl.create_default_context(cafile=mockgun.ca_file)
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # so that it really offers TLS 1.1
+    port = int(mockgun.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        try:
+            ctx.wrap_socket(sock, server_hostname="localhost")
+        except ssl.SSLError:
+            pass
+    deadline = time.monotonic() + 10  # the line is written just after the client's alert
+    while not mockgun.handshakes(outcome="rejected") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert mockgun.handshakes(outcome="rejected")
+"""
+
+
+def test_session_summary_and_the_legacy_gate(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_legacy=LEGACY_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0  # reported, not failed, unless asked
+    result.stdout.re_match_lines(
+        [r".*mockgun.*", r"1 TLS handshake attempt \(1 rejected\); .*LEGACY.*"]
+    )
+    failing = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--mockgun-fail-on-legacy")
+    failing.assert_outcomes(passed=1)
+    assert failing.ret == pytest.ExitCode.TESTS_FAILED
+    failing.stdout.fnmatch_lines(["*failing the session: a client offered legacy TLS*"])
+    pytester.makeini("[pytest]\nmockgun_fail_on_legacy = true\n")
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == 1
+
+
+def test_a_session_of_modern_clients_passes_the_gate(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "TLSv1.3", "--mockgun-fail-on-legacy")
+    result.assert_outcomes(passed=5)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*No client offered legacy TLS*"])
