@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import xmlschema
-from support import ROOT, MockgunProcess
+from support import ROOT, MockgunProcess, wait_for
 from support import run_report as report
 from support import tls_attempt as attempt
 
@@ -136,3 +136,36 @@ def test_since_leaves_out_older_attempts(
     assert json.loads(out)["attempts"] == 0 and json.loads(out)["before_since"] == 4
     code, _, err = report(mixed_run.log_path, "--since", "yesterday", capsys=capsys)
     assert code == 2 and "give a duration" in err
+
+
+def test_url_reads_the_report_from_a_running_server(
+    spawn: Callable[..., MockgunProcess], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # For CI services whose job cannot reach the server's files: the server hands its log over.
+    server = spawn()
+    attempt(server, ssl.TLSVersion.TLSv1_1, sni="old-client.test")
+    attempt(server, ssl.TLSVersion.TLSv1_3)
+    server.wait_handshakes(2)
+    url = ["--url", server.base_url, "--ca", str(server.ca_file)]
+    code, out, err = report(Path("unused.jsonl"), *url, "--fail-on-legacy", "--json", capsys=capsys)
+    data = json.loads(out)
+    assert code == 1 and "old-client.test" in err
+    # The server's own run, and the download itself is left out like a health check.
+    assert data["run"] == server.handshakes()[0]["run"] and data["attempts"] == 2
+    code, _, err = report(
+        Path("x"), "--url", "https://127.0.0.1:1", "--ca", str(server.ca_file), capsys=capsys
+    )
+    assert code == 1 and "cannot read the handshake log from https://127.0.0.1:1" in err
+
+
+def test_url_from_a_server_logging_to_stdout(
+    spawn: Callable[..., MockgunProcess], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = spawn("--handshake-log", "-")
+    attempt(server, ssl.TLSVersion.TLSv1_3)
+    url = ["--url", server.base_url, "--ca", str(server.ca_file), "--json"]
+    data = wait_for(
+        lambda: (d := json.loads(report(Path("x"), *url, capsys=capsys)[1]))["attempts"] and d,
+        what="the attempt in the server's memory",
+    )
+    assert data["outcomes"] == {"ok": 1}

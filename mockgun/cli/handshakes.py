@@ -4,8 +4,12 @@ asked."""
 
 from __future__ import annotations
 
+import http.client
+import os
 import sys
+import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -19,6 +23,7 @@ from ..tls.report_formats import (
     legacy_summary,
     render,
 )
+from .healthcheck import default_ca, own_connection
 
 
 @click.command("handshakes")
@@ -50,6 +55,20 @@ from ..tls.report_formats import (
     help="Which server start to report on: its run id (every log line has one), or latest.",
 )
 @click.option("--all-runs", is_flag=True, help="Report on every run in the log together.")
+@click.option(
+    "--url",
+    envvar="MOCKGUN_REPORT_URL",
+    show_envvar=True,
+    help="Read the log from a running mockgun instead (https://HOST:PORT), for CI jobs that "
+    "cannot reach its files; reports on that server's run unless --run/--all-runs.",
+)
+@click.option(
+    "--ca",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=default_ca,
+    show_default="$MOCKGUN_CERTS_DIR/ca.pem",
+    help="With --url: the CA file to verify the server with.",
+)
 @click.option(
     "--since",
     envvar="MOCKGUN_REPORT_SINCE",
@@ -92,6 +111,8 @@ def handshakes_command(
     as_json: bool,
     run: str,
     all_runs: bool,
+    url: str | None,
+    ca: Path,
     since: str | None,
     allow_empty: bool,
     fail_on_legacy: bool,
@@ -111,6 +132,10 @@ def handshakes_command(
         moment = parse_since(since) if since else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
+    evicted = 0
+    if url is not None:
+        log, server_run, evicted = _download(url, ca)
+        run = server_run if run == "latest" else run
     try:
         scan, records = scan_log(log, run=None if all_runs else run, since=moment)
     except LogProblem as exc:
@@ -121,6 +146,11 @@ def handshakes_command(
     report = build_report(scan, records)
     click.echo(render(report, "json" if as_json else fmt))
     failures = [f"the log cannot be trusted: {problem}" for problem in scan.problems()]
+    if evicted:
+        failures.append(
+            f"the log cannot be trusted: {url} kept only its newest lines in memory ({evicted} "
+            "are missing); give it a --handshake-log file, or read that file instead"
+        )
     if run != "latest" and not all_runs and report.attempts == 0 and not scan.problems():
         failures.append(
             f"no attempt of run {run} is in {log} (runs found: "
@@ -134,5 +164,33 @@ def handshakes_command(
         failures.append(insecure_summary(report))
     for failure in failures:
         click.echo(failure, err=True)
+    if url is not None:
+        log.unlink(missing_ok=True)
     if failures:
         sys.exit(1)
+
+
+def _download(url: str, ca: Path) -> tuple[Path, str, int]:
+    """The running server's log into a temporary file: (file, the server's run, lines it
+    no longer holds). Streamed, so that a large log never sits in memory."""
+    base = url.rstrip("/")
+    fd, name = tempfile.mkstemp(prefix="mockgun-handshakes-", suffix=".jsonl")
+    conn: http.client.HTTPSConnection | None = None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            conn = own_connection(f"{base}/mockgun/handshakes/log", ca, timeout=30)
+            conn.request("GET", f"{urlsplit(base).path}/mockgun/handshakes/log")
+            resp = conn.getresponse()
+            if resp.status != 200:
+                raise ValueError(f"it answered {resp.status}")
+            while chunk := resp.read(1 << 20):
+                out.write(chunk)
+        run = resp.getheader("X-Mockgun-Run") or "latest"
+        evicted = int(resp.getheader("X-Mockgun-Evicted") or 0)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        Path(name).unlink(missing_ok=True)
+        raise click.ClickException(f"cannot read the handshake log from {url}: {exc}") from None
+    finally:
+        if conn is not None:
+            conn.close()
+    return Path(name), run, evicted

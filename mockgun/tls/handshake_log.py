@@ -115,6 +115,11 @@ class HandshakeLog:
         log._reopen()
         return log
 
+    @property
+    def path(self) -> Path | None:
+        """The log file (None for standard output or memory only)."""
+        return self._path
+
     @classmethod
     def in_memory(cls, memory: int = DEFAULT_MEMORY) -> HandshakeLog:
         return cls(None, name="(memory)", owns_stream=False, memory=memory)

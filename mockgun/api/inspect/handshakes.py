@@ -10,6 +10,7 @@ from ...mailgun.errors import MailgunError
 from ...tls.report import negotiated_json
 from ..keys import HANDSHAKES, SUMMARY
 from ..params import choice_param, flag_param, optional_int
+from ..responses import answer_in_pieces
 
 routes = web.RouteTableDef()
 
@@ -35,6 +36,26 @@ async def list_handshakes(request: web.Request) -> web.Response:
     except ValueError:
         raise MailgunError(400, "since must be an RFC 3339 time or a conn_id") from None
     return web.json_response({"items": items, "total": len(items), "evicted": log.evicted})
+
+
+@routes.get("/mockgun/handshakes/log")
+async def handshake_log_lines(request: web.Request) -> web.StreamResponse:
+    """The log itself, JSON lines, for ``mockgun handshakes --url`` (CI jobs that cannot reach
+    the server's files): the file as it is, every run in it; without a file (``-`` or memory
+    only), the lines still held in memory. ``X-Mockgun-Run`` names this server's run and
+    ``X-Mockgun-Evicted`` counts lines the answer lacks because memory no longer holds them."""
+    log = request.app[HANDSHAKES]
+    headers = {"X-Mockgun-Run": log.run, "Content-Type": "application/x-ndjson"}
+    path = log.path
+    if path is not None and path.is_file():
+        response = web.FileResponse(path, headers={**headers, "X-Mockgun-Evicted": "0"})
+        response.content_type = "application/x-ndjson"
+        return response
+    headers["X-Mockgun-Evicted"] = str(log.evicted)
+    body = b"".join(kept.line for kept in list(log.records))
+    return await answer_in_pieces(
+        request, body, content_type=headers.pop("Content-Type"), headers=headers
+    )
 
 
 @routes.get("/mockgun/handshakes/report")
