@@ -109,6 +109,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
         *,
         ca_file: Path | None = None,
         canary: bool = False,
+        cert_names: tuple[str, ...] = (),
     ) -> TLSSite:
         site = TLSSite(
             runner,
@@ -120,6 +121,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             ca_file=ca_file,
             protocol_factory=protocol,
             canary=canary,
+            cert_names=cert_names,
             conn_ids=conn_ids,
         )
         sites.append(site)
@@ -128,7 +130,12 @@ async def serve(config: Config) -> AsyncIterator[Server]:
 
     try:
         paths = certs.paths
-        main = await listen(config.port, paths.leaves(), ca_file=paths.ca_cert.resolve())
+        main = await listen(
+            config.port,
+            paths.leaves(),
+            ca_file=paths.ca_cert.resolve(),
+            cert_names=certs.hostnames,
+        )
         canary_port = None
         if config.canary_port is not None:
             # The certificate-verification canary: same app, a certificate no client should accept.

@@ -169,3 +169,34 @@ def test_url_from_a_server_logging_to_stdout(
         what="the attempt in the server's memory",
     )
     assert data["outcomes"] == {"ok": 1}
+
+
+def test_a_name_not_on_the_certificate_is_named_with_the_fix(
+    spawn: Callable[..., MockgunProcess], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = spawn()
+    ctx = server.client_context()
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock,
+        pytest.raises(ssl.SSLCertVerificationError, match=r"api\.mailgun\.net"),
+    ):
+        ctx.wrap_socket(sock, server_hostname="api.mailgun.net")
+    [line] = server.wait_handshakes(1)
+    assert line["outcome"] == "failed"
+    assert line["error"].endswith("serve with --hostname api.mailgun.net")
+    # A client that checks the CA but not host names goes on: a near miss, with a warning.
+    ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        ctx.wrap_socket(sock, server_hostname="api.mailgun.net").close()
+    line = server.wait_handshakes(2)[1]
+    assert line["outcome"] == "ok" and "does not check host names" in line["warning"]
+    code, out, _ = report(server.log_path, capsys=capsys)
+    assert code == 0 and "Near misses" in out
+    assert "host names not checked (1): " in out and "certificate not trusted (1): " in out
+    # With the name on the certificate, neither.
+    named = spawn("--hostname", "api.mailgun.net", certs_dir=server.log_path.parent / "c2")
+    ctx = named.client_context()
+    with socket.create_connection(("127.0.0.1", named.port), timeout=5) as sock:
+        ctx.wrap_socket(sock, server_hostname="api.mailgun.net").close()
+    [line] = named.wait_handshakes(1)
+    assert line["outcome"] == "ok" and "warning" not in line

@@ -34,6 +34,11 @@ ADVICE = {
         "own option (curl --cacert, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, "
         "Java: keytool -importcert); if it connects by another name, serve with --hostname NAME"
     ),
+    "name_not_on_certificate": (
+        "the client asked for a host name the certificate does not cover and went on anyway: "
+        "it does not check host names, so a real server's name mismatch would pass unnoticed; "
+        "turn host-name checking on (and serve with --hostname NAME for that name)"
+    ),
     "plain_http": "the client spoke plain HTTP to the TLS port: use https:// in its base URL",
     "gave_up": (
         "the client connected and went quiet or away before finishing the handshake: check its "
@@ -51,6 +56,7 @@ TITLES = {
     "no_shared_cipher": "no cipher suite in common",
     "fallback": "fallback retries",
     "certificate": "certificate not trusted",
+    "name_not_on_certificate": "host names not checked",
     "plain_http": "plain HTTP on the TLS port",
     "gave_up": "timed out or closed",
     "insecure": "certificate checks off",
@@ -59,10 +65,11 @@ TITLES = {
 
 
 def failure_class(record: Mapping[str, Any]) -> str | None:
-    """The class of a refused or failed attempt (``None`` for a successful one)."""
+    """The class of a refused or failed attempt, or of a near miss (``None`` for a clean
+    success)."""
     outcome = record.get("outcome")
     if outcome == "ok":
-        return None
+        return "name_not_on_certificate" if record.get("warning") else None
     if is_legacy(record):
         return "legacy"
     if outcome == "insecure":

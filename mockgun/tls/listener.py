@@ -64,6 +64,7 @@ class TLSSite(web.BaseSite):
         ca_file: Path | None = None,
         protocol_factory: Callable[[], asyncio.Protocol] | None = None,
         canary: bool = False,
+        cert_names: tuple[str, ...] = (),
         conn_ids: Iterator[int] | None = None,
         backlog: int = 1024,  # bursts of CI clients connect at once; the kernel caps it anyway
     ) -> None:
@@ -92,6 +93,8 @@ class TLSSite(web.BaseSite):
         # Shared with the other listener, so that conn_ids never repeat across ports.
         self._ids = conn_ids if conn_ids is not None else itertools.count(1)
         self._canary = canary
+        #: The names the certificate covers: a client asking for another one will refuse it.
+        self._cert_names = frozenset(name.lower() for name in cert_names)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -275,6 +278,12 @@ class TLSSite(web.BaseSite):
             )
         except Exception as exc:  # every failure is a log line, never a crash
             records.end(record, *_classify_failure(exc, hello, self._suites))
+            sni = self._uncovered_name(hello)
+            if sni is not None and "refused mockgun's certificate" in record.get("error", ""):
+                record["error"] += (
+                    f"; it asked for {sni!r}, which the certificate does not cover: serve with "
+                    f"--hostname {sni}"
+                )
             answer = openssl_answer(self._ctx, data) if isinstance(exc, ssl.SSLError) else None
             if answer is not None and not answer.accepted:
                 await self._refuse(record, spare, answer.reply, deadline)
@@ -323,6 +332,15 @@ class TLSSite(web.BaseSite):
             canary=self._canary,
         )
         records.add_session(record, info, resumed=bool(ssl_object.session_reused))
+        sni = self._uncovered_name(hello)
+        if sni is not None:
+            # A verifying client refuses such a certificate; one that goes on does not check
+            # host names, and the same code will fail against a real server's name mismatch.
+            record["warning"] = (
+                f"the client asked for {sni!r}, a name the certificate does not cover, and went "
+                "on: it does not check host names (a client that does refuses the certificate; "
+                f"serve with --hostname {sni} for those)"
+            )
         if self._brief:
             records.make_brief(record)
         log = self._log
@@ -334,6 +352,13 @@ class TLSSite(web.BaseSite):
 
         # The line is written at the first request (with its User-Agent), or soon after.
         self._registry.add(ssl_object, info, transport, hold=write)
+
+    def _uncovered_name(self, hello: ClientHello | None) -> str | None:
+        """The server name the client asked for, if the certificate does not cover it."""
+        sni = hello.sni if hello is not None else None
+        if not sni or not self._cert_names or sni.lower().rstrip(".") in self._cert_names:
+            return None
+        return sni[: records.MAX_NAME]
 
     def _rejection(self, hello: ClientHello) -> str:
         if hello.max_version < TLS1_2:

@@ -82,6 +82,9 @@ class HandshakeRecord(_Always, total=False):
     alpn: str | None
     #: Whether a TLS session was resumed.
     resumed: bool
+    #: On ``ok``: a near miss, e.g. the client asked (SNI) for a name the certificate does not
+    #: cover and went on: it does not check host names.
+    warning: str
     #: Milliseconds from accept to the end of the attempt.
     duration_ms: float
     #: The request that proved an ``insecure`` client.

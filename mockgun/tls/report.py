@@ -115,6 +115,8 @@ class Report:
     #: Refused and failed attempts, the first :data:`MAX_KEPT` of them.
     failures: list[Record]
     failures_omitted: int = 0
+    #: Successful attempts that are near misses (a ``warning``).
+    warned: list[Record] = field(default_factory=list)
 
     @property
     def source(self) -> str:
@@ -153,6 +155,7 @@ class Report:
             "clients": [c.as_json() for c in self.clients],
             "failures": self.failures,
             "failures_omitted": self.failures_omitted,
+            "near_misses": self.warned,
             "legacy_found": self.legacy_found,
             "insecure_found": bool(self.insecure),
             "insecure": self.insecure,
@@ -192,6 +195,8 @@ class Tally:
     clients: dict[tuple[str, str | None], ClientRow] = field(default_factory=dict)
     failures: list[Record] = field(default_factory=list)
     failures_omitted: int = 0
+    #: Successful attempts with a ``warning`` (near misses), the first :data:`MAX_KEPT`.
+    warned: list[Record] = field(default_factory=list)
     healthchecks: int = 0
     #: Legacy attempts with no ClientHello to fingerprint (so in no client row).
     legacy_without_hello: int = 0
@@ -209,6 +214,8 @@ class Tally:
         self.outcomes[outcome] += 1
         if outcome == "ok":
             self.negotiated[(str(record.get("tls_version")), str(record.get("cipher")))] += 1
+            if record.get("warning") and self.keep_failures and len(self.warned) < MAX_KEPT:
+                self.warned.append(record)
         elif self.keep_failures:
             if len(self.failures) < MAX_KEPT:
                 self.failures.append(record)
@@ -297,6 +304,7 @@ def build_report(scan: LogScan, records: Iterable[Record]) -> Report:
         clients=tally.client_rows(),
         failures=tally.failures,
         failures_omitted=tally.failures_omitted,
+        warned=tally.warned,
     )
 
 

@@ -48,7 +48,9 @@ def client_label(row: ClientRow) -> str:
 
 
 def failure_classes(report: Report) -> Counter[str]:
-    return Counter(c for r in report.failures if (c := failure_class(r)) is not None)
+    """Refused and failed attempts, and near misses, by kind."""
+    records = [*report.failures, *report.warned]
+    return Counter(c for r in records if (c := failure_class(r)) is not None)
 
 
 def text(report: Report, *, max_failures: int = 50) -> str:
@@ -111,11 +113,17 @@ def text(report: Report, *, max_failures: int = 50) -> str:
         more = len(report.failures) - max_failures + report.failures_omitted
         if more > 0:
             out.append(f"  ... and {more} more (--format json lists {len(report.failures)})")
-        out += ["", "What to do"]
-        for name, count in failure_classes(report).most_common():
-            out.append(f"  {TITLES[name]} ({count}): {ADVICE[name]}")
     else:
         out.append("  none")
+    if report.warned:
+        out += ["", "Near misses (the handshake succeeded, but the client will not be happy)"]
+        rows = [[r.get("ts", "?"), r.get("peer", "?"), r.get("warning", "")] for r in report.warned]
+        out += table(["when", "peer", "why"], rows[:max_failures])
+    kinds = failure_classes(report)
+    if kinds:
+        out += ["", "What to do"]
+        for name, count in kinds.most_common():
+            out.append(f"  {TITLES[name]} ({count}): {ADVICE[name]}")
     return "\n".join(out)
 
 
