@@ -305,3 +305,38 @@ def test_a_hello_over_16_kib_is_answered_as_openssl_answers_it(
     line = mockgun_process.line_for(name)
     assert line["client_hello_bytes"] >= 40_000 and "client_ciphers" not in line
     assert line["outcome"] in {"closed", "failed"} and "alert_sent" not in line
+
+
+def s_client_cipher(end: Endpoint, suite: str) -> tuple[int, str]:
+    verify = ["-CAfile", str(end.ca_file), "-servername", "localhost", "-verify_return_error"]
+    done = subprocess.run(
+        [
+            "openssl",
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{end.port}",
+            "-tls1_2",
+            "-cipher",
+            suite,
+            *verify,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_openssl_rsa_only_client_is_served_and_cbc_needs_the_compat_profile(
+    ours: Endpoint, spawn: Callable[..., MockgunProcess]
+) -> None:
+    require_tool("openssl")
+    code, out = s_client_cipher(ours, "ECDHE-RSA-AES128-GCM-SHA256")
+    assert code == 0 and "Cipher is ECDHE-RSA-AES128-GCM-SHA256" in out
+    assert "Verify return code: 0 (ok)" in out
+    code, out = s_client_cipher(ours, "ECDHE-ECDSA-AES128-SHA")
+    assert code != 0 and "SSL alert number 40" in out  # handshake_failure, as s_server says
+    compat = spawn("--ciphers", "compat")
+    code, out = s_client_cipher(Endpoint(compat.port, compat.ca_file), "ECDHE-ECDSA-AES128-SHA")
+    assert code == 0 and "Cipher is ECDHE-ECDSA-AES128-SHA" in out
