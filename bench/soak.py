@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import ssl
 import statistics
@@ -38,7 +39,7 @@ from handshakes import start  # noqa: E402
 
 from mockgun.certs import ensure_certs  # noqa: E402
 
-AUTH = {"Authorization": aiohttp.BasicAuth("api", "key-soak").encode()}
+AUTH = {"Authorization": "Basic " + base64.b64encode(b"api:key-soak").decode()}
 FORM = {"from": "a@example.com", "to": "b@example.com", "subject": "soak", "text": "hello"}
 
 
@@ -108,6 +109,13 @@ async def run(base: str, ca: Path, pid: int, minutes: float) -> None:
                 held = health["handshake_log"]["in_memory_bytes"] / 2**20
                 opened.append(health["connections"]["open"])
                 samples.append((time.monotonic(), rss_mib(pid), held))
+                if len(samples) % 12 == 1:  # a line a minute, so that a long run shows progress
+                    at, rss, _ = samples[-1]
+                    minute = (at - samples[0][0]) / 60
+                    print(
+                        f"  {minute:5.1f} min: RSS {rss:.1f} MiB, history {held:.1f} MiB",
+                        flush=True,
+                    )
                 await asyncio.sleep(5)  # the sampling period
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx, limit=8)) as s:

@@ -80,6 +80,11 @@ class Config:
         "the CBC and RSA-key-exchange suites many production APIs accept. TLS 1.0/1.1 are "
         "refused in both.",
     )
+    strict_templates: bool = _setting(
+        False,
+        "A send naming an unknown template or version, or one that cannot be rendered, gets a "
+        "400 (Mailgun accepts it and does not deliver it: a failed event).",
+    )
     #: Path of the JSON-lines handshake log, or ``"-"`` for standard output.
     handshake_log: str = _setting(
         "mockgun-handshakes.jsonl",

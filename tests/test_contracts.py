@@ -185,12 +185,13 @@ def test_each_route_is_served_by_the_package_of_its_url_surface() -> None:
 
 
 async def test_the_not_emulated_404_lists_every_mailgun_route(client: Client) -> None:
-    resp = await client.get("/v3/example.com/templates", headers=AUTH)
+    resp = await client.get("/v3/lists", headers=AUTH)
     assert resp.status == 404
     message = (await resp.json())["message"]
-    assert message.startswith("mockgun does not emulate GET /v3/example.com/templates: it serves ")
+    assert message.startswith("mockgun does not emulate GET /v3/lists: it serves ")
     for served in (
         "POST /v3/{domain}/messages",
+        "GET /v3/{domain}/templates/{name}/versions",
         "GET /v3/{domain}/events",
         "GET /v3/domains/{domain}/webhooks",
         "GET /v4/domains",

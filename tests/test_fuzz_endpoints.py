@@ -65,6 +65,13 @@ words = st.one_of(
             "\x00",
             "(" * 600,
             "[" * 1000,
+            "{{#if a}}x{{else}}y{{/if}}",
+            "{{#each a}}{{this}}{{/each}}",
+            "{{#equal a}}{{/equal}}",
+            "{{{{",
+            "{{> partial}}",
+            '{"Subject": "{{a}}"}',
+            '{"a": [1, 2]}',
         ]
     ),
 )
@@ -75,6 +82,8 @@ names = st.one_of(
             "to", "from", "subject", "text", "html", "id", "url", "limit", "skip", "page",
             "event", "recipient", "severity", "rule", "order", "since", "timeout", "q",
             "healthchecks", "buckets", "ascending", "begin", "end", "message",
+            "name", "template", "tag", "active", "headers", "engine", "comment",
+            "description", "t:variables", "t:version", "t:text",
         ]
     ),
 )  # fmt: skip

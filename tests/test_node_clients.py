@@ -85,3 +85,15 @@ def test_nodemailer_mailgun_transport(node: str, server: MockgunProcess) -> None
     assert [box["address"] for box in stored["to"]] == ["ann@example.com", "bob@example.com"]
     assert stored["tls"]["version"] == "TLSv1.2"
     assert [a["filename"] for a in stored["attachments"]] == ["note.txt"]
+
+
+def test_mailgun_js_templates_and_templated_sends(node: str, server: MockgunProcess) -> None:
+    # mailgun.js's domainTemplates client, as a deploy script uses it, then two sends.
+    result = run_node(node, server, "mailgun_js.mjs", KEY, "templates")
+    assert result["created"] == 200 and result["active"] == "v2"
+    assert result["names"] == ["receipt"] and result["tags"] == ["v1", "v2"]
+    ann = inspect(server, f"/mockgun/messages/{result['sent'].strip('<>')}")
+    assert ann["subject"] == "Receipt for Ann"  # the version's Subject header, rendered
+    assert ann["html"] == "<p>Dear VIP Ann</p><ul><li>A1 x2</li></ul><b>plan two</b>"
+    bob = inspect(server, f"/mockgun/messages/{result['byHeader'].strip('<>')}")
+    assert (bob["subject"], bob["html"]) == ("Receipt for Bob", "<p>Old Bob</p>")

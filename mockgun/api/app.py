@@ -14,6 +14,7 @@ from aiohttp import web
 from ..config import Config
 from ..faults import FaultBook, parse_rule
 from ..mailgun.errors import MailgunError
+from ..mailgun.templates import TemplateBook
 from ..mailgun.webhooks import Webhooks, parse_webhook_option
 from ..outbound import JsonPoster
 from ..spool import Spool
@@ -35,9 +36,11 @@ from .keys import (
     INFLIGHT,
     LIVE,
     OFFLOAD,
+    RENDERER,
     STARTED,
     STORE,
     SUMMARY,
+    TEMPLATES,
     WEBHOOKS,
 )
 from .live import Hub
@@ -144,12 +147,18 @@ def create_app(
     app[LIVE] = Hub.watching(app[STORE], app[HANDSHAKES])
     app[SUMMARY] = LiveSummary()
     app[OFFLOAD] = Offload()
+    app[RENDERER] = Offload(memory_limit=RENDER_MEMORY)
+    app[TEMPLATES] = TemplateBook()
     app.cleanup_ctx.append(_webhooks_listen)
     app.on_shutdown.append(_end_streams)  # open streams would hold up the shutdown
     for module in (*v3.MODULES, *inspect.MODULES):
         app.add_routes(module.routes)
     app.router.add_route("*", "/{tail:.*}", _unknown)
     return app
+
+
+#: Address space of the template-rendering worker: a runaway {{#each}} hits this, not the host.
+RENDER_MEMORY = 1024 * 1024 * 1024
 
 
 async def _webhooks_listen(app: web.Application) -> AsyncIterator[None]:
@@ -165,3 +174,4 @@ async def _webhooks_listen(app: web.Application) -> AsyncIterator[None]:
 async def _end_streams(app: web.Application) -> None:
     app[LIVE].close()
     app[OFFLOAD].close()  # a render in progress must not hold the stop up
+    app[RENDERER].close()

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook
+from ..mailgun.templates import TemplateBook
 from ..mailgun.webhooks import Webhooks
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
@@ -22,9 +23,13 @@ INFLIGHT = web.AppKey("inflight", InFlight)
 HANDSHAKES = web.AppKey("handshakes", HandshakeLog)
 FAULTS = web.AppKey("faults", FaultBook)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
+TEMPLATES = web.AppKey("templates", TemplateBook)
 LIVE = web.AppKey("live", Hub)
 SUMMARY = web.AppKey("handshake_summary", LiveSummary)
 #: Worker processes for building, parsing and previewing messages.
 OFFLOAD = web.AppKey("offload", Offload)
+#: A worker process of its own for rendering templates: a runaway render is stopped by
+#: ending that process, which holds up no other work.
+RENDERER = web.AppKey("renderer", Offload)
 #: When the app was made (Unix time): the ``created_at`` of the domains it reports.
 STARTED = web.AppKey("started", float)

@@ -17,6 +17,7 @@ import asyncio
 import multiprocessing
 import multiprocessing.pool
 import sys
+import threading
 import types
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -31,15 +32,22 @@ WORKERS = 1
 
 
 class Offload:
-    def __init__(self, workers: int = WORKERS) -> None:
+    def __init__(self, workers: int = WORKERS, *, memory_limit: int | None = None) -> None:
+        """``memory_limit``: bytes of address space each worker may use (a runaway job then
+        fails with MemoryError instead of taking the machine's memory)."""
         self._workers = workers
+        self._memory_limit = memory_limit
         self._pool: multiprocessing.pool.Pool | None = None
         self._waiting: set[asyncio.Future[Any]] = set()
         self._starting = asyncio.Lock()
         self.closed = False
 
-    async def run(self, func: Callable[..., T], *args: Any) -> T:
-        """``func(*args)`` in a worker process (``func`` and the arguments must pickle)."""
+    async def run(self, func: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        """``func(*args)`` in a worker process (``func`` and the arguments must pickle).
+
+        Past ``timeout`` seconds the workers are ended (the only way to stop pure-Python
+        work), :class:`TimeoutError` is raised, and other work still waiting on them fails;
+        the next call starts new workers."""
         if self.closed:
             raise RuntimeError("the server is stopping")
         loop = asyncio.get_running_loop()
@@ -55,16 +63,27 @@ class Offload:
         pool.apply_async(func, args, callback=done, error_callback=failed)
         self._waiting.add(future)
         try:
-            return await future
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            self._restart()
+            raise TimeoutError(f"the work took over {timeout}s and was stopped") from None
         finally:
             self._waiting.discard(future)
+
+    def _restart(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            # terminate() joins the pool's threads: off the event loop.
+            threading.Thread(target=pool.terminate, name="mockgun-pool-stop", daemon=True).start()
+        for future in list(self._waiting):
+            _settle(future, None, RuntimeError("the worker was stopped (another job ran over)"))
 
     async def _get_pool(self) -> multiprocessing.pool.Pool:
         async with self._starting:
             if self._pool is None:
                 # Starting processes forks this one (tens of milliseconds for a big server):
                 # on a thread, so that the event loop serves on meanwhile.
-                self._pool = await asyncio.to_thread(_spawn_pool, self._workers)
+                self._pool = await asyncio.to_thread(_spawn_pool, self._workers, self._memory_limit)
             if self.closed:
                 self._pool.terminate()
                 raise RuntimeError("the server is stopping")
@@ -80,16 +99,29 @@ class Offload:
             _settle(future, None, RuntimeError("the server stopped before the work was done"))
 
 
-def _spawn_pool(workers: int) -> multiprocessing.pool.Pool:
+def _spawn_pool(workers: int, memory_limit: int | None = None) -> multiprocessing.pool.Pool:
     """Spawned workers import the parent's ``__main__`` unless told otherwise: a user's script
     that runs ``serve_in_thread()`` at module level would then run again in each worker. They
     need only mockgun's modules, so they are started with a ``__main__`` that has no file."""
     real = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
-        return multiprocessing.get_context("spawn").Pool(workers)
+        context = multiprocessing.get_context("spawn")
+        return context.Pool(workers, initializer=_limit_memory, initargs=(memory_limit,))
     finally:
         sys.modules["__main__"] = real
+
+
+def _limit_memory(limit: int | None) -> None:
+    """In a new worker: cap its address space (where the platform allows it)."""
+    if limit is None:
+        return
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

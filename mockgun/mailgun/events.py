@@ -200,3 +200,17 @@ def after_acceptance(accepted: dict[str, Any], when: float) -> list[dict[str, An
     if outcome is not None:
         events.append(follow_up(accepted, outcome, when + 0.001))
     return events
+
+
+def not_rendered(produced: list[dict[str, Any]], when: float, why: str) -> list[dict[str, Any]]:
+    """A permanent ``failed`` per recipient of a send whose template could not be rendered
+    (an unknown template or version: Mailgun accepts such a send and does not deliver it)."""
+    failed = []
+    for accepted in (e for e in produced if e["event"] == "accepted"):
+        event = follow_up(accepted, "failed", when, severity="permanent")
+        event["reason"] = "generic"
+        event["delivery-status"].update(
+            {"code": 605, "message": why, "description": f"mockgun: not delivered: {why}"}
+        )
+        failed.append(event)
+    return failed

@@ -229,8 +229,8 @@ def _set_body(msg: EmailMessage, send: SendRequest, values: dict[str, Any] | Non
         template = send.options.template or "?"
         variables = json.dumps(send.options.template_variables or {})
         text = (
-            f"[mockgun: Mailgun would render the stored template '{template}' here; "
-            f"t:variables: {variables}]\n"
+            f"[mockgun: the template '{template}' was not rendered (see this message's failed "
+            f"event); t:variables: {variables}]\n"
         )
     if text:
         msg.set_content(text)

@@ -41,6 +41,10 @@ class SendOptions:
     #: ``v:`` variables, values kept as the strings that were sent (Mailgun does the same).
     variables: dict[str, str] = field(default_factory=dict)
     template: str | None = None
+    #: ``t:version``: the template version to render (else the active one).
+    template_version: str | None = None
+    #: ``t:text=yes``: render a text part from the template too.
+    template_text: bool = False
     template_variables: dict[str, Any] | None = None
     recipient_variables: dict[str, dict[str, Any]] | None = None
     #: Every ``o:`` option as sent (last value wins; ``o:tag`` is in ``tags``).
@@ -123,8 +127,7 @@ def parse_options(form: Form) -> SendOptions:
         if key != "o:tag":
             flags[key] = value
     t_text = form.get("t:text")
-    if t_text is not None:
-        parse_bool("t:text", t_text)
+    template_text = bool(parse_bool("t:text", t_text)) if t_text is not None else False
     deliverytime = form.get("o:deliverytime")
     recipient_variables = _json_object("recipient-variables", form.get("recipient-variables"))
     if recipient_variables is not None and not all(
@@ -138,6 +141,8 @@ def parse_options(form: Form) -> SendOptions:
         headers=_headers(form),
         variables={k[2:]: v for k, v in form.with_prefix("v:")},
         template=(form.get("template") or "").strip() or None,
+        template_version=(form.get("t:version") or "").strip() or None,
+        template_text=template_text,
         template_variables=_json_object("t:variables", form.get("t:variables")),
         recipient_variables=recipient_variables,
         flags=flags,

@@ -10,14 +10,14 @@ from aiohttp import web
 
 from ...clock import now_rfc3339
 from ...faults import STATUS_MESSAGES, FaultRule, FaultTarget
-from ...mailgun import events
+from ...mailgun import events, render, templated
 from ...mailgun.errors import MailgunError
 from ...mailgun.form import Form
 from ...mailgun.send import SendRequest, addresses, validate_mime_send, validate_send
 from ...store import StoredMessage, TransportInfo
 from ...tls.connections import ssl_object_of
 from ..form import read_form
-from ..keys import CONFIG, CONNECTIONS, FAULTS, STORE
+from ..keys import CONFIG, CONNECTIONS, FAULTS, RENDERER, STORE, TEMPLATES
 
 QUEUED = "Queued. Thank you."
 #: Every response a rule produced carries the rule's id in this header.
@@ -50,29 +50,71 @@ async def _send(request: web.Request, validate: Callable[[Form, str], SendReques
         spool=request.app[STORE].spool,
     )
     rule = await apply_fault(request, form, domain)
-    stored = accept(request, validate(form, domain), fault=rule.id if rule is not None else None)
+    send = validate(form, domain)
+    failure = None
+    if send.options.template:
+        send, failure = await render_template(request, send)
+    stored = accept(
+        request, send, fault=rule.id if rule is not None else None, template_failure=failure
+    )
     response = web.json_response({"id": stored.id, "message": QUEUED})
     if rule is not None:
         response.headers[FAULT_HEADER] = rule.id
     return response
 
 
-def accept(request: web.Request, send: SendRequest, *, fault: str | None = None) -> StoredMessage:
-    """Store an accepted send, then its events (``accepted``, and what follows)."""
+def accept(
+    request: web.Request,
+    send: SendRequest,
+    *,
+    fault: str | None = None,
+    template_failure: str | None = None,
+) -> StoredMessage:
+    """Store an accepted send, then its events (``accepted``, and what follows; a permanent
+    ``failed`` per recipient instead when its template could not be rendered)."""
     store = request.app[STORE]
     stored = store.add(send, transport_of(request), fault=fault)
-    store.events.add(
-        send.domain,
-        events.for_send(
-            send,
-            message_id=stored.bare_id,
-            storage_key=stored.key,
-            received_at=stored.received_at,
-            peer_ip=stored.transport.peer_ip,
-            deliver=request.app[CONFIG].deliver,
-        ),
+    deliver = request.app[CONFIG].deliver
+    produced = events.for_send(
+        send,
+        message_id=stored.bare_id,
+        storage_key=stored.key,
+        received_at=stored.received_at,
+        peer_ip=stored.transport.peer_ip,
+        deliver=deliver and template_failure is None,
     )
+    if template_failure is not None and not send.options.testmode:
+        produced += events.not_rendered(produced, stored.received_at + 0.001, template_failure)
+    store.events.add(send.domain, produced)
     return stored
+
+
+#: Seconds one template render may take before its worker is stopped.
+RENDER_TIMEOUT = 5.0
+
+
+async def render_template(
+    request: web.Request, send: SendRequest
+) -> tuple[SendRequest, str | None]:
+    """The send with its template rendered, or unchanged with the reason it could not be
+    (a 400 instead with ``--strict-templates``)."""
+    job = templated.job_for(send, request.app[TEMPLATES])
+    why: str
+    if isinstance(job, str):
+        why = job
+    else:
+        try:
+            rendered = await request.app[RENDERER].run(render.render, job, timeout=RENDER_TIMEOUT)
+            return templated.apply(send, rendered), None
+        except render.RenderError as exc:
+            why = str(exc)
+        except TimeoutError:
+            why = f"rendering the template took over {RENDER_TIMEOUT:g}s and was stopped"
+        except RuntimeError as exc:  # the worker was stopped under it
+            why = f"the template could not be rendered: {exc}"
+    if request.app[CONFIG].strict_templates:
+        raise MailgunError(400, why)
+    return send, why
 
 
 def transport_of(request: web.Request) -> TransportInfo:

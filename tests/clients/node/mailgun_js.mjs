@@ -35,6 +35,49 @@ async function run() {
     const next = await mg.events.get(domain, { page: first.pages.next.page, limit: 2, event: "accepted" });
     return { first: first.items.length, next: next.items.length, pages: Object.keys(first.pages).sort() };
   }
+  if (scenario === "templates") {
+    // What a deploy script does: a template with a first version, a second one made active.
+    await mg.domains.domainTemplates.create(domain, {
+      name: "Receipt",
+      description: "order receipt",
+      template: "<p>Old {{name}}</p>",
+      tag: "v1",
+      headers: { Subject: "Receipt for {{name}}" },
+    });
+    const v2 = await mg.domains.domainTemplates.createVersion(domain, "receipt", {
+      template:
+        "<p>{{#if vip}}Dear VIP {{/if}}{{name}}</p><ul>{{#each items}}<li>{{this.sku}} x{{this.qty}}</li>{{/each}}</ul>" +
+        "{{#equal plan 2}}<b>plan two</b>{{else}}<i>other plan</i>{{/equal}}",
+      tag: "v2",
+      active: "yes",
+      headers: { Subject: "Receipt for {{name}}" },
+    });
+    const got = await mg.domains.domainTemplates.get(domain, "receipt", { active: "yes" });
+    const list = await mg.domains.domainTemplates.list(domain);
+    const versions = await mg.domains.domainTemplates.listVersions(domain, "receipt");
+    const sent = await mg.messages.create(domain, {
+      from: "shop@mg.example.com",
+      to: ["ann@example.com"],
+      template: "receipt",
+      "t:variables": JSON.stringify({ name: "Ann", vip: true, items: [{ sku: "A1", qty: 2 }], plan: 2 }),
+    });
+    const byHeader = await mg.messages.create(domain, {
+      from: "shop@mg.example.com",
+      to: ["bob@example.com"],
+      template: "receipt",
+      "t:version": "v1",
+      "h:X-Mailgun-Variables": JSON.stringify({ name: "Bob" }),
+    });
+    return {
+      created: v2.status,
+      active: got.version.tag,
+      content: got.version.template,
+      names: list.items.map((t) => t.name),
+      tags: versions.template.versions.map((v) => v.tag),
+      sent: sent.id,
+      byHeader: byHeader.id,
+    };
+  }
   throw new Error(`unknown scenario ${scenario}`);
 }
 
