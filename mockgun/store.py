@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -165,6 +166,10 @@ def build_parts(
     return mime.render(request, message_id, date, spool=spool), ()
 
 
+#: A message id a sender may choose: no spaces or angle brackets, an @, at most 250 characters.
+_MESSAGE_ID = re.compile(r"[^\s<>@]{1,200}@[^\s<>@]{1,50}")
+
+
 class MessageStore:
     """In memory for the life of the process. With ``max_messages``, the oldest are evicted
     (and counted: nothing disappears silently)."""
@@ -198,6 +203,18 @@ class MessageStore:
             self._stamp = (second, time.strftime("%Y%m%d%H%M%S", time.gmtime(second)))
         return f"<{self._stamp[1]}.{next(self._seq)}.{ids.hex_token(8)}@{domain}>"
 
+    def _id_for(self, request: SendRequest) -> str:
+        """The send's own ``h:Message-Id`` when it set a usable one (real Mailgun keeps it and
+        returns it as the id: nodemailer-mailgun-transport and Rails set it), else a new id.
+        One already stored here gets a new id, so that no message replaces another."""
+        wanted = next(
+            (v for n, v in request.options.headers if n.lower() == "message-id"), ""
+        ).strip()
+        bare = wanted.strip("<>").strip()
+        if _MESSAGE_ID.fullmatch(bare) and bare not in self._messages:
+            return f"<{bare}>"
+        return self.new_id(request.domain)
+
     def add(
         self,
         request: SendRequest,
@@ -206,7 +223,7 @@ class MessageStore:
         fault: str | None = None,
     ) -> StoredMessage:
         message = StoredMessage(
-            id=self.new_id(request.domain),
+            id=self._id_for(request),
             key=ids.token(18),
             received_at=time.time(),
             request=request,

@@ -203,11 +203,17 @@ async def test_accepted_and_delivered_events_per_recipient(client: Client) -> No
     )
 
 
-async def test_test_mode_and_no_deliver_give_only_accepted(aiohttp_client: MakeClient) -> None:
+async def test_test_mode_is_delivered_with_650_and_no_deliver_gives_only_accepted(
+    aiohttp_client: MakeClient,
+) -> None:
+    # Mailgun: "Sending in Test Mode will not actually deliver an email but will emit a
+    # `delivered` event with a 650 status code".
     client = await aiohttp_client(create_app(Config()))
     await send(client, {**BASE, "o:testmode": "yes"})
     items = (await events(client))["items"]
-    assert [(e["event"], e["flags"]["is-test-mode"]) for e in items] == [("accepted", True)]
+    got = [(e["event"], e["flags"]["is-test-mode"]) for e in items]
+    assert got == [("delivered", True), ("accepted", True)]
+    assert items[0]["delivery-status"]["code"] == 650
     quiet = await aiohttp_client(create_app(Config(deliver=False)))
     await send(quiet, BASE)
     assert [e["event"] for e in (await events(quiet))["items"]] == ["accepted"]
@@ -272,7 +278,7 @@ async def test_walking_next_returns_700_messages_events_exactly_once(client: Cli
     for i in range(700):
         status, _ = await send(client, {**BASE, "to": f"u{i}@example.com", "o:testmode": "yes"})
         assert status == 200
-    page = await events(client, "?ascending=yes&limit=300")
+    page = await events(client, "?ascending=yes&limit=300&event=accepted")
     seen: list[str] = []
     while page["items"]:
         seen += [e["recipient"] for e in page["items"]]
@@ -284,7 +290,7 @@ async def test_walking_next_returns_700_messages_events_exactly_once(client: Cli
         "late@example.com"
     ]
     # Newest first by default; previous walks back.
-    newest = await events(client, "?limit=2")
+    newest = await events(client, "?limit=2&event=accepted")
     assert [e["recipient"] for e in newest["items"]] == ["late@example.com", "u699@example.com"]
     older = await follow(client, newest["paging"]["next"])
     assert [e["recipient"] for e in older["items"]] == ["u698@example.com", "u697@example.com"]

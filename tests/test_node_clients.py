@@ -78,6 +78,8 @@ def test_mailgun_js_mime_send_events_paging_and_errors(node: str, server: Mockgu
 def test_nodemailer_mailgun_transport(node: str, server: MockgunProcess) -> None:
     result = run_node(node, server, "nodemailer_mailgun.mjs", KEY)
     assert result["message"] == "Queued. Thank you.", result
+    # The transport sends nodemailer's messageId as h:Message-Id: Mailgun keeps it as the id.
+    assert result["id"] == "<order-1001@shop.example>"
     stored = inspect(server, f"/mockgun/messages/{result['id']}")
     # It joins the recipients into one comma-separated `to` field.
     [to_field] = stored["fields"]["to"]

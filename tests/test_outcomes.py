@@ -60,14 +60,16 @@ async def test_failure_events_look_like_mailguns(client: Client) -> None:
     assert delivered[0]["delivery-status"]["attempt-no"] == 3
 
 
-async def test_test_mode_never_has_outcomes(client: Client) -> None:
+async def test_test_mode_is_delivered_with_650_whatever_the_recipient(client: Client) -> None:
     resp = await client.post(
         "/v3/example.com/messages",
         data={**SEND, "to": "bounce@example.com", "o:testmode": "yes"},
         headers=AUTH,
     )
     assert resp.status == 200
-    assert [e["event"] for e in await events(client)] == ["accepted"]
+    found = await events(client)
+    assert [e["event"] for e in found] == ["accepted", "delivered"]
+    assert found[1]["delivery-status"]["code"] == 650
 
 
 async def test_events_can_be_added_to_a_stored_message(client: Client) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import ssl
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from email import policy
 from email.message import EmailMessage
@@ -12,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 from mailgun.client import Client
-from support import MockgunProcess
+from support import MockgunProcess, inspect_json
 
 KEY = "key-sdk-fidelity"
 
@@ -163,3 +166,60 @@ def test_sdk_domains(server: MockgunProcess, client: Any) -> None:
     assert wrong.status_code == 404 and wrong.json() == {
         "message": "Domain not found: nope.example.com"
     }
+
+
+def test_rails_style_bracketed_field_names_are_the_plain_ones(
+    mockgun_process: MockgunProcess,
+) -> None:
+    """mailgun-ruby up to 1.2.x sends a Rails mailer's fields as ``from[]=``, ``to[]=``,
+    ``subject[]=``, ``text[]=``, ``html[]=`` (Rails' form encoding); real Mailgun takes them."""
+    server = mockgun_process
+    fields = [("from[]", "rails@example.com"), ("to[]", "ann@example.com")]
+    fields += [("to[]", "bob@example.com"), ("subject[]", "From Rails"), ("text[]", "Hi")]
+    fields += [("html[]", "<p>Hi</p>"), ("o:tag[]", "rails")]
+    resp = requests.post(
+        f"{server.base_url}/v3/example.com/messages",
+        data=fields,
+        auth=("api", "key-ruby"),
+        verify=str(server.ca_file),
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    stored = inspect_json(
+        server.base_url, server.ca_file, f"/mockgun/messages/{resp.json()['id'].strip('<>')}", "k"
+    )
+    assert [b["address"] for b in stored["to"]] == ["ann@example.com", "bob@example.com"]
+    assert (stored["subject"], stored["text"], stored["tags"]) == ("From Rails", "Hi", ["rails"])
+
+
+def test_urllib_sends_credentials_only_when_challenged(
+    spawn: Callable[..., MockgunProcess],
+) -> None:
+    """Python's urllib auth handler (like Java's Authenticator and .NET's NetworkCredential)
+    sends the key only after a 401 with ``WWW-Authenticate``, which Mailgun's 401 carries."""
+    server = spawn("--api-key", "key-urllib")
+    passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+    passwords.add_password(None, server.base_url, "api", "key-urllib")
+    context = ssl.create_default_context(cafile=str(server.ca_file))
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=context),
+        urllib.request.HTTPBasicAuthHandler(passwords),
+    )
+    body = urllib.parse.urlencode(
+        {"from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t"}
+    ).encode()
+    with opener.open(f"{server.base_url}/v3/example.com/messages", data=body, timeout=10) as resp:
+        assert resp.status == 200 and json.load(resp)["message"] == "Queued. Thank you."
+
+
+def test_official_sdk_boolean_filters_as_python_writes_them(
+    mockgun_process: MockgunProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Python SDK passes ``ascending=True`` through requests as ``True``; the real API
+    takes it, as it takes ``yes``, ``true`` and ``1``."""
+    server = mockgun_process
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
+    mg = Client(auth=("api", "key-sdk"), api_url=server.base_url)
+    for value in (True, "true", "1", "yes"):
+        resp = mg.events.get(domain="example.com", filters={"ascending": value, "limit": 1})
+        assert resp.status_code == 200, (value, resp.text)

@@ -392,9 +392,9 @@ async def test_page_follows_the_inspection_auth_rules(aiohttp_client: MakeClient
         assert denied.headers["WWW-Authenticate"].startswith('Basic realm="mockgun"')
     allowed = await client.get("/mockgun/", headers=basic("api", "secret"))
     assert allowed.status == 200
-    # The Mailgun API keeps Mailgun's bare 401.
+    # The Mailgun API answers with Mailgun's own challenge.
     mailgun = await client.post("/v3/example.com/messages", data={"to": "x@y"})
-    assert mailgun.status == 401 and "WWW-Authenticate" not in mailgun.headers
+    assert mailgun.status == 401 and mailgun.headers["WWW-Authenticate"] == 'Basic realm="MG API"'
 
 
 def test_open_streams_do_not_hold_up_a_stop(spawn: Callable[..., MockgunProcess]) -> None:

@@ -99,9 +99,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     else:
         needed = request.match_info.route.handler not in (_unknown, ui.root)
     if needed and not authorized(request, config.api_key):
-        # A browser asks for the key only when told to (the web page).
-        realm = {"WWW-Authenticate": 'Basic realm="mockgun", charset="UTF-8"'}
-        raise MailgunError(401, "Forbidden", headers=realm if path.startswith("/mockgun/") else {})
+        # A challenge, as Mailgun's own 401 carries: clients that send credentials only when
+        # challenged (urllib's auth handler, Java's Authenticator, .NET's NetworkCredential)
+        # need it, and a browser asks for the key only when told to (the web page).
+        realm = "mockgun" if path.startswith("/mockgun/") else "MG API"
+        challenge = {"WWW-Authenticate": f'Basic realm="{realm}"'}
+        raise MailgunError(401, "Forbidden", headers=challenge)
     return await handler(request)
 
 

@@ -89,10 +89,17 @@ async def _read_urlencoded(request: web.Request, max_size: int) -> Form:
         if not pair:
             continue
         name, _, value = pair.partition(b"=")
-        form.fields.append((_decode_qs(name), _decode_qs(value)))
+        form.fields.append((field_name(_decode_qs(name)), _decode_qs(value)))
         if len(form.fields) > MAX_FIELDS:
             raise _too_many_fields()
     return form
+
+
+def field_name(name: str) -> str:
+    """A field's name without the ``[]`` that Rails-style encoders add to repeated fields:
+    the Ruby SDK up to 1.2.x sends ``to[]=``, ``from[]=``, ``subject[]=`` from Rails mailers,
+    and real Mailgun takes them as ``to``, ``from``, ``subject``."""
+    return name[:-2] if name.endswith("[]") and len(name) > 2 else name
 
 
 def _decode_qs(raw: bytes) -> str:
@@ -123,7 +130,7 @@ async def _read_multipart(request: web.Request, max_size: int, spool: Spool | No
             else:
                 charset = part.get_charset(default="utf-8")
                 try:
-                    form.fields.append((part.name, data.decode(charset)))
+                    form.fields.append((field_name(part.name), data.decode(charset)))
                 except (UnicodeDecodeError, LookupError):
                     raise MailgunError(
                         400, f"unable to parse request: field '{part.name}' is not valid {charset}"
@@ -229,5 +236,9 @@ def _file_part(part: BodyPartReader, data: bytes, path: Path | None = None) -> F
         content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     assert part.name is not None
     return FilePart(
-        field=part.name, filename=filename, content_type=content_type, data=data, path=path
+        field=field_name(part.name),
+        filename=filename,
+        content_type=content_type,
+        data=data,
+        path=path,
     )

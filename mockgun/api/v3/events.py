@@ -35,10 +35,11 @@ def _query(request: web.Request) -> EventQuery:
     q = request.query
     begin, end = _time("begin", q.get("begin")), _time("end", q.get("end"))
     ascending_raw = q.get("ascending", "").strip().lower()
-    if ascending_raw not in ("", "yes", "no"):
+    # Clients send what their language writes: the Python SDK "True", others "true" or "1".
+    if ascending_raw not in ("", "yes", "no", "true", "false", "1", "0"):
         raise MailgunError(400, "'ascending' must be yes or no")
     if ascending_raw:
-        ascending = ascending_raw == "yes"
+        ascending = ascending_raw in ("yes", "true", "1")
         if begin is not None and end is not None and (begin < end) != ascending:
             raise MailgunError(400, "'ascending' contradicts the order of 'begin' and 'end'")
     elif begin is not None and end is not None:

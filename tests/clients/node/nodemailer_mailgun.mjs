@@ -13,6 +13,7 @@ try {
     text: "Hello",
     html: "<b>Hello</b>",
     attachments: [{ filename: "note.txt", content: "a note" }],
+    messageId: "<order-1001@shop.example>", // the transport sends it as h:Message-Id
   });
   console.log(JSON.stringify({ id: info.id, message: info.message }));
 } catch (error) {
