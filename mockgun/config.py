@@ -80,6 +80,12 @@ class Config:
         "the CBC and RSA-key-exchange suites many production APIs accept. TLS 1.0/1.1 are "
         "refused in both.",
     )
+    templates: Path | None = _setting(
+        None,
+        "Folder of Mailgun templates to serve to every domain (NAME.hbs, or NAME/TAG.hbs per "
+        "version; see docs/templates.md), reloaded when its files change.",
+        kind="dir",
+    )
     strict_templates: bool = _setting(
         False,
         "A send naming an unknown template or version, or one that cannot be rendered, gets a "

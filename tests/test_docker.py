@@ -118,6 +118,9 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
     docker: str, image: str, tmp_path: Path
 ) -> None:
     certs, logs = writable_dir(tmp_path / "certs"), writable_dir(tmp_path / "logs")
+    templates = writable_dir(tmp_path / "templates")  # templates made in the dashboard, as files
+    (templates / "welcome.hbs").write_text("---\nSubject: Hi {{name}}\n---\n<p>Hi {{name}}</p>")
+    (templates / "welcome.hbs").chmod(0o644)
     name = f"mockgun-test-{uuid.uuid4().hex[:8]}"
     started = run(
         docker,
@@ -131,6 +134,10 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
         f"{certs}:/certs",
         "-v",
         f"{logs}:/logs",
+        "-v",
+        f"{templates}:/templates:ro",
+        "-e",
+        "MOCKGUN_TEMPLATES=/templates",
         "-e",
         "MOCKGUN_HOSTNAME=mockgun",
         image,
@@ -164,6 +171,20 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
         resp = conn.getresponse()
         assert (resp.status, json.loads(resp.read())["message"]) == (200, "Queued. Thank you.")
         assert conn.sock is not None and conn.sock.version() == "TLSv1.2"
+        # A template from the mounted folder renders as it does outside the container.
+        conn.request(
+            "POST",
+            "/v3/example.com/messages",
+            body="from=a%40example.com&to=b%40example.com&template=welcome&v%3Aname=Ann",
+            headers={
+                "Authorization": "Basic YXBpOmtleQ==",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        sent = json.loads(conn.getresponse().read())["id"].strip("<>")
+        conn.request("GET", f"/mockgun/messages/{sent}")
+        rendered = json.loads(conn.getresponse().read())
+        assert (rendered["subject"], rendered["html"]) == ("Hi Ann", "<p>Hi Ann</p>")
         # The web page is in the image (package data), on the same port and connection.
         for path, marker in (("/mockgun/", b"/mockgun/ui/app.js"), ("/mockgun/ui/app.js", b"")):
             conn.request("GET", path)
@@ -200,7 +221,7 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
         assert any(x.get("healthcheck") for x in lines)
         assert [
             x["tls_version"] for x in lines if x["outcome"] == "ok" and not x.get("healthcheck")
-        ] == ["TLSv1.2", "TLSv1.2"]  # the send (and page), the stream
+        ] == ["TLSv1.2", "TLSv1.2"]  # the sends (and page), the stream
         watcher.close()
     finally:
         run(docker, "rm", "-f", "-v", name)

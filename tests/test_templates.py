@@ -4,15 +4,20 @@ Mailgun's helpers), with the official Python SDK, and at the edges with aiohttp'
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from mailgun.client import Client as MailgunClient
-from support import Client, MockgunProcess, basic, inspect_json
+from support import Client, MockgunProcess, basic, inspect_json, wait_for
 
 from mockgun import Config, create_app
+from mockgun.certs import CertPaths
 from mockgun.mailgun.templates import MAX_TEMPLATES, MAX_VERSIONS
 
 AUTH = basic("api", "key-test")
@@ -214,3 +219,102 @@ async def test_hostile_templates_are_refused_or_stopped(client: Client) -> None:
         await client.get(f"/mockgun/messages/{sent['id'].strip('<>')}", headers=AUTH)
     ).json()
     assert stored["html"] == "Hi there"
+
+
+def _folder(root: Path) -> Path:
+    folder = root / "templates"
+    (folder / "receipt").mkdir(parents=True)
+    (folder / "welcome.hbs").write_text(
+        "---\nSubject: Welcome, {{name}}\nFrom: Shop <shop@example.com>\n---\n<p>Hi {{name}}</p>\n"
+    )
+    (folder / "receipt" / "v1.hbs").write_text("---\nactive: yes\n---\nv1 {{n}}")
+    (folder / "receipt" / "v2.hbs").write_text("v2 {{n}}")
+    return folder
+
+
+def _send(server: MockgunProcess, **fields: str) -> dict[str, Any]:
+    base = {"to": "ann@example.com"} | fields
+    resp = requests.post(
+        f"{server.base_url}/v3/example.com/messages",
+        data=base,
+        auth=("api", "k"),
+        verify=str(server.ca_file),
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    return message(server, resp.json()["id"])
+
+
+def test_templates_from_a_folder_render_and_reload(
+    spawn: Callable[..., MockgunProcess], tmp_path: Path
+) -> None:
+    folder = _folder(tmp_path)
+    server = spawn("--templates", str(folder))
+    stored = _send(server, template="welcome", **{"t:variables": '{"name": "Ann"}'})
+    assert (stored["subject"], stored["html"]) == ("Welcome, Ann", "<p>Hi Ann</p>\n")
+    assert stored["from"] == "Shop <shop@example.com>"  # the template's From: the send had none
+    assert _send(server, template="receipt", **{"v:n": "1"})["html"] == "v1 1"  # active: yes
+    listed = requests.get(
+        f"{server.base_url}/v3/example.com/templates",
+        auth=("api", "k"),
+        verify=str(server.ca_file),
+        timeout=10,
+    ).json()
+    assert [t["name"] for t in listed["items"]] == ["receipt", "welcome"]
+    # Folder templates change with their files, not through the API.
+    refused = requests.post(
+        f"{server.base_url}/v3/example.com/templates/receipt/versions",
+        data={"template": "x", "tag": "v3"},
+        auth=("api", "k"),
+        verify=str(server.ca_file),
+        timeout=10,
+    )
+    assert refused.status_code == 400 and "change its file" in refused.json()["message"]
+
+    (folder / "welcome.hbs").write_text("<p>Hello again, {{name}}</p>")
+    wait_for(
+        lambda: (
+            _send(server, template="welcome", **{"v:name": "Bo"})["html"]
+            == "<p>Hello again, Bo</p>"
+        ),
+        what="the changed file to be reloaded",
+    )
+    (folder / "broken.hbs").write_text("line one\n{{#each x}}\nno end")
+    reload = requests.post(
+        f"{server.base_url}/mockgun/templates/reload", verify=str(server.ca_file), timeout=10
+    )
+    assert reload.status_code == 400
+    assert reload.json()["message"].endswith("broken.hbs:2: template is not valid: unclosed block")
+    (folder / "broken.hbs").unlink()
+    reload = requests.post(
+        f"{server.base_url}/mockgun/templates/reload", verify=str(server.ca_file), timeout=10
+    )
+    assert reload.json()["templates"] == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where"),
+    [
+        ("bad.hbs", "ok line\n{{#if a}}\nnever closed\n", "bad.hbs:2:"),
+        ("bad.hbs", "---\nSubject: s\nX-Other: v\n---\nbody", "bad.hbs:3: unknown header"),
+        ("Bad Name.hbs", "x", "Bad Name.hbs:0: template name can contain only"),
+        ("bad.hbs", "one\ntwo {{}}\n", "bad.hbs:2:"),
+    ],
+)
+def test_a_bad_template_file_stops_the_start_naming_file_and_line(
+    tmp_path: Path, certs: CertPaths, name: str, content: str, where: str
+) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / name).write_text(content)
+    serve = [sys.executable, "-m", "mockgun", "serve", "--port", "0", "--templates", str(folder)]
+    serve += ["--certs-dir", str(certs.directory), "--handshake-log", str(tmp_path / "h.jsonl")]
+    done = subprocess.run(
+        serve,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "a template in --templates cannot be used:" in done.stderr and where in done.stderr
+    assert "Traceback" not in done.stderr

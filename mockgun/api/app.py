@@ -6,6 +6,8 @@ Two URL surfaces, one package each: Mailgun's API (:mod:`.v3`) and mockgun's own
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -13,7 +15,9 @@ from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook, parse_rule
+from ..log import logger
 from ..mailgun.errors import MailgunError
+from ..mailgun.template_files import TemplateFolder
 from ..mailgun.templates import TemplateBook
 from ..mailgun.webhooks import Webhooks, parse_webhook_option
 from ..outbound import JsonPoster
@@ -40,6 +44,7 @@ from .keys import (
     STARTED,
     STORE,
     SUMMARY,
+    TEMPLATE_FOLDER,
     TEMPLATES,
     WEBHOOKS,
 )
@@ -152,6 +157,9 @@ def create_app(
     app[OFFLOAD] = Offload()
     app[RENDERER] = Offload(memory_limit=RENDER_MEMORY)
     app[TEMPLATES] = TemplateBook()
+    if config.templates is not None:
+        app[TEMPLATE_FOLDER] = TemplateFolder(config.templates, app[TEMPLATES])
+        app.cleanup_ctx.append(_watch_templates)
     app.cleanup_ctx.append(_webhooks_listen)
     app.on_shutdown.append(_end_streams)  # open streams would hold up the shutdown
     for module in (*v3.MODULES, *inspect.MODULES):
@@ -162,6 +170,28 @@ def create_app(
 
 #: Address space of the template-rendering worker: a runaway {{#each}} hits this, not the host.
 RENDER_MEMORY = 1024 * 1024 * 1024
+
+
+#: Seconds between looks at the --templates folder for changed files.
+TEMPLATES_POLL = 1.0
+
+
+async def _watch_templates(app: web.Application) -> AsyncIterator[None]:
+    """Reload the --templates folder when its files change (a look a second, off the loop)."""
+    folder = app[TEMPLATE_FOLDER]
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(TEMPLATES_POLL)
+            happened = await asyncio.to_thread(folder.poll)
+            if happened is not None:
+                logger.warning("templates in %s: %s", folder.directory, happened)
+
+    task = asyncio.create_task(watch())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _webhooks_listen(app: web.Application) -> AsyncIterator[None]:

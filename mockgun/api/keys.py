@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook
+from ..mailgun.template_files import TemplateFolder
 from ..mailgun.templates import TemplateBook
 from ..mailgun.webhooks import Webhooks
 from ..store import MessageStore
@@ -24,6 +25,8 @@ HANDSHAKES = web.AppKey("handshakes", HandshakeLog)
 FAULTS = web.AppKey("faults", FaultBook)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 TEMPLATES = web.AppKey("templates", TemplateBook)
+#: The ``--templates`` folder, when one is given.
+TEMPLATE_FOLDER = web.AppKey("template_folder", TemplateFolder)
 LIVE = web.AppKey("live", Hub)
 SUMMARY = web.AppKey("handshake_summary", LiveSummary)
 #: Worker processes for building, parsing and previewing messages.

@@ -16,6 +16,7 @@ import click
 from .._version import __version__
 from ..config import Config
 from ..log import to_stderr
+from ..mailgun.template_files import TemplateFileError
 from ..tls.policy import version_label
 from .certs import trust_lines
 from .options import config_options
@@ -31,6 +32,8 @@ def serve_command(**params: Any) -> None:
     config = Config.from_settings(params)
     try:
         run_with_loop(_run(config), config.event_loop)
+    except TemplateFileError as exc:
+        raise click.ClickException(f"a template in --templates cannot be used: {exc}") from exc
     except OSError as exc:
         raise click.ClickException(
             f"cannot serve on {config.host}:{config.port}: {exc.strerror or exc}"

@@ -37,7 +37,7 @@ def job_for(send: SendRequest, book: TemplateBook) -> RenderJob | str:
     if found is None:
         return (
             f"template '{name}' version '{tag}' not found"
-            if tag and book.of(send.domain).get(name.lower()) is not None
+            if tag and any(t.name == name.strip().lower() for t in book.visible(send.domain))
             else f"template '{name}' not found"
         )
     _, version = found

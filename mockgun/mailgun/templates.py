@@ -146,18 +146,37 @@ def parse_headers(raw: str | None) -> dict[str, str]:
 
 
 class TemplateBook:
-    """Every domain's templates, in the order they were stored."""
+    """Every domain's templates, in the order they were stored, and the ``shared`` ones that
+    ``--templates DIR`` loads for every domain (a domain's own template of the same name
+    takes precedence; shared ones change only with their files)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: dict[str, Template] | None = None) -> None:
         self._domains: dict[str, dict[str, Template]] = {}
+        self.shared: dict[str, Template] = shared or {}
 
     def of(self, domain: str) -> dict[str, Template]:
+        """A domain's own templates (made through the API)."""
         return self._domains.setdefault(domain.lower(), {})
 
+    def visible(self, domain: str) -> list[Template]:
+        """What a domain sees: its own templates, then the shared ones it does not shadow."""
+        own = self.of(domain)
+        return [*own.values(), *(t for n, t in self.shared.items() if n not in own)]
+
     def get(self, domain: str, name: str) -> Template:
-        found = self.of(domain).get(name.strip().lower())
+        key = name.strip().lower()
+        found = self.of(domain).get(key) or self.shared.get(key)
         if found is None:
             raise MailgunError(404, "template not found")
+        return found
+
+    def writable(self, domain: str, name: str) -> Template:
+        """A template the API may change: the domain's own."""
+        found = self.get(domain, name)
+        if found.name not in self.of(domain):
+            raise MailgunError(
+                400, f"template '{found.name}' comes from the --templates folder: change its file"
+            )
         return found
 
     def add(self, domain: str, template: Template) -> None:
@@ -169,7 +188,7 @@ class TemplateBook:
         templates[template.name] = template
 
     def remove(self, domain: str, name: str) -> Template:
-        template = self.get(domain, name)
+        template = self.writable(domain, name)
         del self.of(domain)[template.name]
         return template
 
@@ -178,7 +197,8 @@ class TemplateBook:
 
     def resolve(self, domain: str, name: str, tag: str | None) -> tuple[Template, Version] | None:
         """The template and version a send names (the active one without ``t:version``)."""
-        template = self.of(domain).get(name.strip().lower())
+        key = name.strip().lower()
+        template = self.of(domain).get(key) or self.shared.get(key)
         if template is None:
             return None
         version = template.versions.get(tag.strip().lower()) if tag else template.active

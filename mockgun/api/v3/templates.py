@@ -125,7 +125,7 @@ def _version_answer(template: Template, version: Version, message: str) -> web.R
 
 @routes.get("/v3/{domain}/templates")
 async def list_templates(request: web.Request) -> web.Response:
-    templates = list(request.app[TEMPLATES].of(_domain(request)).values())
+    templates = request.app[TEMPLATES].visible(_domain(request))
     items, paging = _page(request, templates, lambda t: t.name)
     return web.json_response({"items": [t.as_json() for t in items], "paging": paging})
 
@@ -174,7 +174,7 @@ async def get_template(request: web.Request) -> web.Response:
 
 @routes.put("/v3/{domain}/templates/{name}")
 async def update_template(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].get(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].writable(_domain(request), request.match_info["name"])
     fields = await _fields(request)
     description = fields.get("description")
     if description is not None:
@@ -202,7 +202,7 @@ async def list_versions(request: web.Request) -> web.Response:
 
 @routes.post("/v3/{domain}/templates/{name}/versions")
 async def create_version(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].get(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].writable(_domain(request), request.match_info["name"])
     fields = await _fields(request)
     source = _content(fields, required=True)
     assert source is not None
@@ -230,7 +230,7 @@ async def get_version(request: web.Request) -> web.Response:
 
 @routes.put("/v3/{domain}/templates/{name}/versions/{tag}")
 async def update_version(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].get(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].writable(_domain(request), request.match_info["name"])
     version = template.version(request.match_info["tag"])
     fields = await _fields(request)
     source = _content(fields, required=False)
@@ -247,7 +247,7 @@ async def update_version(request: web.Request) -> web.Response:
 
 @routes.delete("/v3/{domain}/templates/{name}/versions/{tag}")
 async def delete_version(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].get(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].writable(_domain(request), request.match_info["name"])
     version = template.version(request.match_info["tag"])
     if version.active and len(template.versions) > 1:
         raise MailgunError(
@@ -259,7 +259,7 @@ async def delete_version(request: web.Request) -> web.Response:
 
 @routes.put("/v3/{domain}/templates/{name}/versions/{tag}/copy/{new_tag}")
 async def copy_version(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].get(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].writable(_domain(request), request.match_info["name"])
     source = template.version(request.match_info["tag"])
     fields = await _fields(request)
     copy = Version(
