@@ -102,8 +102,11 @@ def handshakes(port: int, version: str, seconds: int) -> tuple[float, int]:
     return count / (time.perf_counter() - started), count
 
 
-def requests(port: int, connections: int, seconds: int) -> tuple[float, int]:
-    """Keep-alive requests per second, and how many were made."""
+def requests(
+    port: int, connections: int, seconds: int, script: str = "post.lua"
+) -> tuple[float, int]:
+    """Keep-alive requests per second, and how many were made (``script``: the wrk script
+    under bench/ that makes each request)."""
     out = subprocess.run(
         [
             "wrk",
@@ -111,7 +114,7 @@ def requests(port: int, connections: int, seconds: int) -> tuple[float, int]:
             f"-c{connections}",
             f"-d{seconds}s",
             "-s",
-            str(HERE / "post.lua"),
+            str(HERE / script),
             f"https://127.0.0.1:{port}/v3/example.com/messages",
         ],
         capture_output=True,

@@ -17,7 +17,9 @@ time a render may take is bounded by the worker process it runs in (see
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +110,39 @@ class RenderJob:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+#: What a render may produce, at most, to run on the event loop (a worker process otherwise).
+SMALL_RENDER = 256 * 1024
+
+
+def is_small(job: RenderJob) -> bool:
+    """Whether ``job`` surely renders to at most :data:`SMALL_RENDER` characters, and so in
+    a time as small (tens of microseconds for a typical receipt): then it needs no worker
+    process. The bound: the template with every ``{{...}}`` as long as the longest value,
+    repeated for every ``{{#each}}`` as often as there are values at all."""
+    sources = [job.source, *job.headers.values()]
+    size = sum(len(s) for s in sources)
+    mustaches = sum(s.count("{{") for s in sources)
+    loops = sum(s.count("{{#each") for s in sources)
+    if loops > 8:  # no receipt nests loops this deep; and the bound is a huge number then
+        return False
+    longest, values = _measure(job.variables)
+    repeat: int = (values + 1) ** loops
+    return (size + mustaches * longest) * repeat <= SMALL_RENDER
+
+
+def _measure(value: Any, depth: int = 0) -> tuple[int, int]:
+    """(the longest scalar's length, how many values there are), over nested containers."""
+    if depth > 50:  # as deep as no real variables go: assume the worst
+        return SMALL_RENDER, SMALL_RENDER
+    if isinstance(value, dict):
+        parts = [_measure(v, depth + 1) for v in value.values()]
+    elif isinstance(value, list):
+        parts = [_measure(v, depth + 1) for v in value]
+    else:
+        return len(str(value)), 1
+    return max((p[0] for p in parts), default=0), sum(p[1] for p in parts) + len(parts)
+
+
 @dataclass(frozen=True)
 class Rendered:
     html: str
@@ -121,9 +156,15 @@ def render(job: RenderJob) -> Rendered:
     return Rendered(html=html, headers=headers)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(escape_html: bool, source: str) -> Callable[..., str]:
+    # A template is rendered again and again: compiling is most of the cost of a small one.
+    return (_HTML if escape_html else _PLAIN).compile(source)
+
+
 def _run(engine: Handlebars, source: str, variables: dict[str, Any]) -> str:
     try:
-        out = engine.compile(source)(variables)
+        out = _compiled(engine is _HTML, source)(variables)
     except RenderError:
         raise
     except RecursionError:

@@ -104,7 +104,12 @@ async def render_template(
         why = job
     else:
         try:
-            rendered = await request.app[RENDERER].run(render.render, job, timeout=RENDER_TIMEOUT)
+            if render.is_small(job):  # tens of microseconds: not worth a trip to the worker
+                rendered = render.render(job)
+            else:
+                rendered = await request.app[RENDERER].run(
+                    render.render, job, timeout=RENDER_TIMEOUT
+                )
             return templated.apply(send, rendered), None
         except render.RenderError as exc:
             why = str(exc)
