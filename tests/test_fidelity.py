@@ -315,6 +315,13 @@ async def test_stored_message_json_rfc2822_attachments_and_resend(client: Client
     assert (stored["body-plain"].rstrip(), stored["body-html"].rstrip()) == ("t", "<b>hi</b>")
     assert ["Message-Id", body["id"]] in stored["message-headers"]
     assert stored["X-Mailgun-Tag"] == "x"
+    # The top-level MIME headers are keys of their own too, as in Mailgun's stored messages.
+    assert (stored["To"], stored["Message-Id"], stored["Mime-Version"]) == (
+        "a@example.com",
+        body["id"],
+        "1.0",
+    )
+    assert stored["Content-Type"].startswith("multipart/mixed")
     [attachment] = stored["attachments"]
     assert (attachment["name"], attachment["size"], attachment["content-type"]) == (
         "a.pdf",

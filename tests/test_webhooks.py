@@ -9,6 +9,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 import trustme
 from aiohttp import web
@@ -75,13 +76,18 @@ async def test_signed_webhook_per_event(
     url = await receiver_url(receiver)
     config = Config(webhooks=(f"delivered={url}", f"permanent_fail={url}"), webhook_signing_key=KEY)
     client = await aiohttp_client(create_app(config))
-    resp = await client.post(
-        "/v3/example.com/messages",
-        data={**SEND, "to": "a@example.com, bounce@example.com"},
-        headers=AUTH,
-    )
+    form = aiohttp.FormData({**SEND, "to": "a@example.com, bounce@example.com"})
+    form.add_field("attachment", b"a,b\n", filename="r.csv", content_type="text/csv; charset=utf-8")
+    resp = await client.post("/v3/example.com/messages", data=form, headers=AUTH)
     message_id = (await resp.json())["id"].strip("<>")
     bodies = await receiver.wait(2)
+    # As real events carry them: the storage URL, an integer size, bare attachment types.
+    for body in bodies:
+        data = body["event-data"]
+        key = data["storage"]["key"]
+        assert data["storage"]["url"].endswith(f"/v3/domains/example.com/messages/{key}")
+        assert isinstance(data["message"]["size"], int) and data["message"]["size"] > 0
+        assert data["message"]["attachments"][0]["content-type"] == "text/csv"
     assert all(verify(b, KEY) for b in bodies)
     assert not verify(bodies[0], "key-wrong")
     got = sorted((b["event-data"]["event"], b["event-data"]["recipient"]) for b in bodies)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -49,7 +50,7 @@ from .keys import (
     WEBHOOKS,
 )
 from .live import Hub
-from .offload import Offload
+from .offload import Offload, built
 
 
 def webhooks_from(config: Config) -> Webhooks:
@@ -199,6 +200,16 @@ async def _webhooks_listen(app: web.Application) -> AsyncIterator[None]:
     to finish when it stops."""
     listeners = app[STORE].events.listeners
     listeners.append(app[WEBHOOKS].dispatch)
+
+    async def with_size(event: dict[str, Any]) -> None:
+        """The message size, as in Mailgun's events (known once the message is built)."""
+        info = event.get("message", {})
+        message = app[STORE].by_key(event.get("storage", {}).get("key", ""))
+        if info.get("size") is None and message is not None:
+            with contextlib.suppress(RuntimeError):  # the server is stopping
+                info["size"] = (await built(app[OFFLOAD], message)).mime.size
+
+    app[WEBHOOKS].prepare = with_size
     yield
     listeners.remove(app[WEBHOOKS].dispatch)
     await app[WEBHOOKS].close()

@@ -40,6 +40,7 @@ def for_send(
     received_at: float,
     peer_ip: str | None,
     deliver: bool,
+    storage_url: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every event of one accepted send: ``accepted`` per recipient, then the outcomes
     (unless ``deliver`` is off or the send is in test mode). ``message_id`` is bare (no
@@ -54,7 +55,8 @@ def for_send(
     message: dict[str, Any] = {
         "headers": headers,
         "attachments": [
-            {"filename": p.filename, "content-type": p.content_type, "size": p.size}
+            # Mailgun's events give the bare type: no "; charset=..." or "; name=...".
+            {"filename": p.filename, "content-type": _bare_type(p.content_type), "size": p.size}
             for p in request.attachments
         ],
         "recipients": request.recipients,
@@ -65,7 +67,7 @@ def for_send(
         message["scheduled-for"] = scheduled.timestamp()
     common: dict[str, Any] = {
         "message": message,
-        "storage": {"key": storage_key},
+        "storage": {"key": storage_key, **({"url": storage_url} if storage_url else {})},
         "campaigns": [],
         "tags": list(request.options.tags),
         "user-variables": dict(request.options.variables),
@@ -105,6 +107,10 @@ def test_mode_delivery(accepted: dict[str, Any], when: float) -> dict[str, Any]:
     event["flags"]["is-test-mode"] = True
     event["delivery-status"].update({"code": 650, "message": "OK", "description": "test mode"})
     return event
+
+
+def _bare_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower() or "application/octet-stream"
 
 
 def _format(box: Mailbox) -> str:

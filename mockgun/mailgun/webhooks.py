@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -76,6 +76,9 @@ class Webhooks:
     per_domain: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     poster: Poster | None = None
+    #: Completes an event before its first delivery (the app fills in the message size,
+    #: known once the message is built).
+    prepare: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -96,6 +99,8 @@ class Webhooks:
                 task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, poster: Poster, url: str, event: dict[str, Any]) -> None:
+        if self.prepare is not None:
+            await self.prepare(event)
         timestamp = str(int(time.time()))
         token = secrets.token_hex(25)
         body = {

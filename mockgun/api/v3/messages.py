@@ -18,6 +18,7 @@ from ...store import StoredMessage, TransportInfo
 from ...tls.connections import ssl_object_of
 from ..form import read_form
 from ..keys import CONFIG, CONNECTIONS, FAULTS, RENDERER, STORE, TEMPLATES
+from ..urls import base_url
 
 QUEUED = "Queued. Thank you."
 #: Every response a rule produced carries the rule's id in this header.
@@ -82,6 +83,7 @@ def accept(
         received_at=stored.received_at,
         peer_ip=stored.transport.peer_ip,
         deliver=deliver and template_failure is None,
+        storage_url=f"{base_url(request)}/v3/domains/{send.domain}/messages/{stored.key}",
     )
     if template_failure is not None and not send.options.testmode:
         produced += events.not_rendered(produced, stored.received_at + 0.001, template_failure)

@@ -78,15 +78,11 @@ def stored_json(url: str, message: Payload, recipients: str, sender: str) -> dic
         "content-id-map": content_ids,
         "message-headers": [[k, str(v)] for k, v in msg.items()],
     }
-    for name in (
-        "From",
-        "Subject",
-        "X-Mailgun-Tag",
-        "X-Mailgun-Variables",
-        "X-Mailgun-Template-Name",
-    ):
-        if msg[name] is not None:
-            out[name] = str(msg[name])
+    # Mailgun's stored message repeats the top-level MIME headers as keys of their own (To,
+    # Message-Id, Mime-Version, Content-Type, X-Mailgun-Variables, ...): the first of each.
+    # Names as Mailgun writes them: each part capitalised (Mime-Version, Message-Id).
+    for name, value in msg.items():
+        out.setdefault("-".join(part.capitalize() for part in name.split("-")), str(value))
     return out
 
 
