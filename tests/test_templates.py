@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import requests
 from mailgun.client import Client as MailgunClient
@@ -318,3 +319,36 @@ def test_a_bad_template_file_stops_the_start_naming_file_and_line(
     assert done.returncode == 1
     assert "a template in --templates cannot be used:" in done.stderr and where in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_mime_sends_name_their_template_in_headers(client: Client) -> None:
+    """Laravel's and Symfony's Mailgun transports send MIME to messages.mime and name the
+    template in ``X-Mailgun-Template-*`` headers of the message itself."""
+    base = "/v3/example.com/templates"
+    made = await client.post(
+        base, data={"name": "laravel", "template": "<p>Hi {{who}}</p>"}, headers=AUTH
+    )
+    assert made.status == 200
+    head = (
+        "From: app@example.com\r\nTo: ann@example.com\r\nSubject: Welcome\r\n"
+        "X-Mailgun-Template-Name: laravel\r\n"
+        'X-Mailgun-Template-Variables: {"who": "Ann"}\r\nMIME-Version: 1.0\r\n'
+    )
+    html_upload = head + (
+        'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nplain\r\n"
+        "--b\r\nContent-Type: text/html\r\n\r\n<p>placeholder</p>\r\n--b--\r\n"
+    )
+    text_upload = head + "Content-Type: text/plain\r\n\r\nonly text\r\n"
+    bodies = {}
+    for name, upload in (("html", html_upload), ("text", text_upload)):
+        form = aiohttp.FormData({"to": "ann@example.com"})
+        form.add_field("message", upload.encode(), filename="message.mime")
+        resp = await client.post("/v3/example.com/messages.mime", data=form, headers=AUTH)
+        assert resp.status == 200, await resp.text()
+        message_id = (await resp.json())["id"].strip("<>")
+        bodies[name] = await (await client.get(f"/mockgun/messages/{message_id}.eml")).text()
+    assert "<p>Hi Ann</p>" in bodies["html"] and "placeholder" not in bodies["html"]
+    assert "plain" in bodies["html"]  # the rest of the upload as sent
+    # Mailgun documents that a text/plain-only body is not template-rendered.
+    assert "only text" in bodies["text"] and "Hi Ann" not in bodies["text"]

@@ -271,3 +271,16 @@ def _split_type(part: FilePart) -> tuple[str, str]:
         content_type = mimetypes.guess_type(part.filename)[0] or "application/octet-stream"
     maintype, _, subtype = content_type.partition("/")
     return maintype or "application", subtype or "octet-stream"
+
+
+def with_rendered_html(payload: Payload, html: str) -> Payload | None:
+    """The uploaded message of a ``messages.mime`` send with its HTML part's content replaced
+    by a rendered template, everything else as uploaded; None when Mailgun would not render
+    it: an upload with no HTML part (Mailgun documents that a text/plain-only body is not
+    template-rendered)."""
+    msg = parse(payload)
+    part = msg.get_body(preferencelist=("html",))
+    if not isinstance(part, EmailMessage) or part.get_content_type() != "text/html":
+        return None
+    part.set_content(html, subtype="html")
+    return Payload(data=msg.as_bytes(policy=policy.SMTP))

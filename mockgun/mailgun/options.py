@@ -105,7 +105,7 @@ def _headers(form: Form) -> tuple[tuple[str, str], ...]:
     return tuple(headers)
 
 
-def _json_object(name: str, raw: str | None) -> dict[str, Any] | None:
+def json_object(name: str, raw: str | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
@@ -129,7 +129,7 @@ def parse_options(form: Form) -> SendOptions:
     t_text = form.get("t:text")
     template_text = bool(parse_bool("t:text", t_text)) if t_text is not None else False
     deliverytime = form.get("o:deliverytime")
-    recipient_variables = _json_object("recipient-variables", form.get("recipient-variables"))
+    recipient_variables = json_object("recipient-variables", form.get("recipient-variables"))
     if recipient_variables is not None and not all(
         isinstance(v, dict) for v in recipient_variables.values()
     ):
@@ -143,7 +143,7 @@ def parse_options(form: Form) -> SendOptions:
         template=(form.get("template") or "").strip() or None,
         template_version=(form.get("t:version") or "").strip() or None,
         template_text=template_text,
-        template_variables=_json_object("t:variables", form.get("t:variables")),
+        template_variables=json_object("t:variables", form.get("t:variables")),
         recipient_variables=recipient_variables,
         flags=flags,
     )

@@ -6,6 +6,7 @@ checked in the order a client most often trips over them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from ..spool import Payload
 from .errors import MailgunError
 from .form import FilePart, Form
 from .options import HEADER_UNSAFE as _CONTROL
-from .options import SendOptions, parse_options
+from .options import SendOptions, json_object, parse_options
 
 MAX_RECIPIENTS = 1000
 MAX_OPTIONS_BYTES = 16 * 1024
@@ -217,7 +218,7 @@ def validate_mime_send(form: Form, domain: str) -> SendRequest:
     if _options_size(form) > MAX_OPTIONS_BYTES:
         raise MailgunError(400, OPTIONS_TOO_BIG)
     headers = _mime_headers(mime.read(64 * 1024))  # the header block, not a whole 25 MB
-    options = parse_options(form)
+    options = _upload_template(parse_options(form), headers)
     return SendRequest(
         domain=domain,
         endpoint="messages.mime",
@@ -231,10 +232,37 @@ def validate_mime_send(form: Form, domain: str) -> SendRequest:
     )
 
 
+#: Headers read from an upload: From and Subject for listing, and the template a Laravel or
+#: Symfony app names in the MIME itself.
+_UPLOAD_HEADERS = (
+    "from",
+    "subject",
+    "x-mailgun-template-name",
+    "x-mailgun-template-version",
+    "x-mailgun-template-variables",
+)
+
+
 def _mime_headers(mime: bytes) -> dict[str, str]:
-    """From and Subject of an uploaded message, for listing; the message itself is kept as sent."""
+    """Headers of an uploaded message (see ``_UPLOAD_HEADERS``); the message is kept as sent."""
     try:
         msg = BytesHeaderParser(policy=default).parsebytes(mime)
-        return {k: str(msg[k]) for k in ("from", "subject") if msg[k] is not None}
+        return {k: str(msg[k]) for k in _UPLOAD_HEADERS if msg[k] is not None}
     except Exception:  # a broken upload is stored as is; listing just shows no subject
         return {}
+
+
+def _upload_template(options: SendOptions, headers: dict[str, str]) -> SendOptions:
+    """``X-Mailgun-Template-*`` headers of an upload, where the form named no template."""
+    name = headers.get("x-mailgun-template-name", "").strip()
+    if options.template or not name:
+        return options
+    variables = json_object(
+        "X-Mailgun-Template-Variables", headers.get("x-mailgun-template-variables")
+    )
+    return dataclasses.replace(
+        options,
+        template=name,
+        template_version=headers.get("x-mailgun-template-version", "").strip() or None,
+        template_variables={**(variables or {}), **(options.template_variables or {})},
+    )

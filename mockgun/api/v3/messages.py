@@ -4,20 +4,21 @@ that can stand in for Mailgun's answer to them."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 
 from aiohttp import web
 
 from ...clock import now_rfc3339
 from ...faults import STATUS_MESSAGES, FaultRule, FaultTarget
-from ...mailgun import events, render, templated
+from ...mailgun import events, mime, render, templated
 from ...mailgun.errors import MailgunError
 from ...mailgun.form import Form
 from ...mailgun.send import SendRequest, addresses, validate_mime_send, validate_send
 from ...store import StoredMessage, TransportInfo
 from ...tls.connections import ssl_object_of
 from ..form import read_form
-from ..keys import CONFIG, CONNECTIONS, FAULTS, RENDERER, STORE, TEMPLATES
+from ..keys import CONFIG, CONNECTIONS, FAULTS, OFFLOAD, RENDERER, STORE, TEMPLATES
 from ..urls import base_url
 
 QUEUED = "Queued. Thank you."
@@ -112,6 +113,11 @@ async def render_template(
                 rendered = await request.app[RENDERER].run(
                     render.render, job, timeout=RENDER_TIMEOUT
                 )
+            if send.mime is not None:  # messages.mime: into the upload's own HTML part
+                payload = await request.app[OFFLOAD].run(
+                    mime.with_rendered_html, send.mime, rendered.html
+                )
+                return (send if payload is None else dataclasses.replace(send, mime=payload)), None
             return templated.apply(send, rendered), None
         except render.RenderError as exc:
             why = str(exc)
