@@ -156,7 +156,7 @@ def build_parts(
     date = dt.datetime.fromtimestamp(received_at, dt.timezone.utc)
     if request.mime is not None:
         return request.mime, ()
-    if request.options.recipient_variables is not None:
+    if request.personal:
         copies = tuple(
             (box.address, mime.render(request, message_id, date, recipient=box, spool=spool))
             for box in request.to

@@ -18,6 +18,7 @@ from ..config import Config
 from ..faults import FaultBook, parse_rule
 from ..log import logger
 from ..mailgun.errors import MailgunError
+from ..mailgun.links import UNSUBSCRIBE_PATH
 from ..mailgun.template_files import TemplateFolder
 from ..mailgun.templates import TemplateBook
 from ..mailgun.webhooks import Webhooks, parse_webhook_option
@@ -101,7 +102,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     config = request.app[CONFIG]
     path = request.path
     if path.startswith("/mockgun/"):
-        needed = config.api_key is not None and path not in _OPEN_INSPECTION
+        needed = (
+            config.api_key is not None
+            and path not in _OPEN_INSPECTION
+            and not path.startswith(UNSUBSCRIBE_PATH)  # a recipient's mail client has no key
+        )
     else:
         needed = request.match_info.route.handler not in (_unknown, ui.root)
     if needed and not authorized(request, config.api_key):

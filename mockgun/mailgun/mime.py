@@ -14,6 +14,7 @@ import json
 import mimetypes
 import re
 import secrets
+from collections.abc import Callable
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
@@ -22,6 +23,7 @@ from email.utils import format_datetime, getaddresses
 from typing import Any, BinaryIO
 
 from ..spool import Payload, Spool
+from . import links
 from .form import FilePart
 from .send import Mailbox, SendRequest
 
@@ -187,28 +189,43 @@ def _build(
     markers: dict[bytes, FilePart],
 ) -> EmailMessage:
     values: dict[str, Any] | None = None
-    if recipient is not None and send.options.recipient_variables is not None:
-        values = send.options.recipient_variables.get(recipient.address, {})
+    builtins: dict[str, str] | None = None
+    if recipient is not None:
+        if send.options.recipient_variables is not None:
+            values = send.options.recipient_variables.get(recipient.address, {})
+        builtins = links.builtins_for(
+            domain=send.domain,
+            message_id=message_id,
+            address=recipient.address,
+            name=recipient.name,
+            base=send.links_base,
+        )
+
+    def personal(text: str | None) -> str | None:
+        return links.fill(substitute(text, values), builtins)
+
     msg = EmailMessage(policy=policy.SMTP)
     if send.sender:
         sender = getaddresses([send.sender])
         msg["From"] = _addresses(tuple(Mailbox(n, a) for n, a in sender)) if sender else send.sender
-    msg["To"] = _addresses((recipient,) if recipient is not None else send.to)
+    # A batch copy names its recipient alone; a copy made for built-in variables keeps To.
+    batch = recipient is not None and send.options.recipient_variables is not None
+    msg["To"] = _addresses((recipient,) if batch and recipient is not None else send.to)
     if send.cc:
         msg["Cc"] = _addresses(send.cc)
-    msg["Subject"] = substitute(send.subject, values) or ""
+    msg["Subject"] = personal(send.subject) or ""
     msg["Date"] = format_datetime(date)
     msg["Message-Id"] = message_id
     for name, value in send.options.headers:
         if name.lower() not in RESERVED_HEADERS:
-            msg[name] = substitute(value, values) or ""
+            msg[name] = personal(value) or ""
     for tag in send.options.tags:
         msg["X-Mailgun-Tag"] = tag
     if send.options.variables:
         msg["X-Mailgun-Variables"] = json.dumps(send.options.variables)
     if send.options.template:
         msg["X-Mailgun-Template-Name"] = send.options.template
-    _set_body(msg, send, values)
+    _set_body(msg, send, personal)
     _add_inline(msg, send.inline, markers)
     for part in send.attachments:
         maintype, subtype = _split_type(part)
@@ -221,10 +238,12 @@ def _build(
     return msg
 
 
-def _set_body(msg: EmailMessage, send: SendRequest, values: dict[str, Any] | None) -> None:
-    text = substitute(send.text, values)
-    html = substitute(send.html, values)
-    amp = substitute(send.amp_html, values)
+def _set_body(
+    msg: EmailMessage, send: SendRequest, personal: Callable[[str | None], str | None]
+) -> None:
+    text = personal(send.text)
+    html = personal(send.html)
+    amp = personal(send.amp_html)
     if not (text or html or amp):
         template = send.options.template or "?"
         variables = json.dumps(send.options.template_variables or {})

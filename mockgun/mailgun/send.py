@@ -15,6 +15,7 @@ from email.policy import default
 from email.utils import getaddresses
 
 from ..spool import Payload
+from . import links
 from .errors import MailgunError
 from .form import FilePart, Form
 from .options import HEADER_UNSAFE as _CONTROL
@@ -61,6 +62,17 @@ class SendRequest:
     files: tuple[FilePart, ...] = field(default=(), repr=False)
     #: For messages.mime (and resends): the message as uploaded.
     mime: Payload | None = field(default=None, repr=False)
+    #: ``scheme://host`` the send came to: where the unsubscribe links it carries point.
+    links_base: str | None = None
+
+    @property
+    def personal(self) -> bool:
+        """Whether each recipient gets a copy of their own: a batch send, or one that uses
+        Mailgun's built-in per-recipient variables (``%recipient_name%``, ...)."""
+        if self.options.recipient_variables is not None:
+            return True
+        texts = [self.subject, self.text, self.html, self.amp_html]
+        return links.uses_builtins(texts + [v for _, v in self.options.headers])
 
     @property
     def attachments(self) -> list[FilePart]:

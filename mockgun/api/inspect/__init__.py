@@ -6,6 +6,28 @@ stream, the web page); each has a ``routes`` table, and :data:`MODULES` lists th
 
 from __future__ import annotations
 
-from . import events, faults, handshakes, health, messages, stream, templates, ui, webhooks
+from . import (
+    events,
+    faults,
+    handshakes,
+    health,
+    messages,
+    stream,
+    templates,
+    ui,
+    unsubscribe,
+    webhooks,
+)
 
-MODULES = (health, messages, events, handshakes, stream, ui, faults, webhooks, templates)
+MODULES = (
+    health,
+    messages,
+    events,
+    handshakes,
+    stream,
+    ui,
+    faults,
+    webhooks,
+    templates,
+    unsubscribe,
+)

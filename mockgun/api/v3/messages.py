@@ -52,7 +52,7 @@ async def _send(request: web.Request, validate: Callable[[Form, str], SendReques
         spool=request.app[STORE].spool,
     )
     rule = await apply_fault(request, form, domain)
-    send = validate(form, domain)
+    send = dataclasses.replace(validate(form, domain), links_base=base_url(request))
     failure = None
     if send.options.template:
         send, failure = await render_template(request, send)

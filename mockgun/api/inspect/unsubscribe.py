@@ -1,0 +1,47 @@
+"""``/mockgun/unsubscribe/{token}``: where ``%unsubscribe_url%`` and its kin point.
+
+A recipient's mail client opens it without any key (it is open even with ``--api-key``), by
+GET (a click) or POST (RFC 8058 one-click ``List-Unsubscribe-Post``). It records an
+``unsubscribed`` event for that message and recipient (with the message's tags, as every
+event of it carries them), which fires the ``unsubscribed`` webhook like any other event.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+from aiohttp import web
+
+from ...mailgun.errors import MailgunError
+from ...mailgun.events import follow_up
+from ...mailgun.links import UNSUBSCRIBE_PATH, parse_token
+from ..keys import STORE
+
+routes = web.RouteTableDef()
+
+
+@routes.get(UNSUBSCRIBE_PATH + "{token}")
+@routes.post(UNSUBSCRIBE_PATH + "{token}")
+async def unsubscribe(request: web.Request) -> web.Response:
+    link = parse_token(request.match_info["token"])
+    store = request.app[STORE]
+    message = store.get(link.message_id) if link is not None else None
+    if link is None or message is None:
+        raise MailgunError(404, "unsubscribe link not found")
+    accepted = [
+        e
+        for e in store.events.for_message(message.bare_id)
+        if e["event"] == "accepted" and e["recipient"] == link.recipient
+    ]
+    if not accepted:
+        raise MailgunError(404, "unsubscribe link not found")
+    event = follow_up(accepted[0], "unsubscribed", time.time())
+    store.events.add(message.domain, [event])
+    what = {"all": "all mail", "tag": "mail tagged " + ", ".join(event["tags"]), "list": "the list"}
+    body = (
+        "<!doctype html><title>Unsubscribed</title>"
+        f"<p>{html.escape(link.recipient)} is unsubscribed from {html.escape(what[link.kind])} "
+        f"of {html.escape(message.domain)} (mockgun: recorded as an unsubscribed event).</p>"
+    )
+    return web.Response(text=body, content_type="text/html")
