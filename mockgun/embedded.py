@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .api.inspect.views import message_json
+from .api.inspect.views import copy_for, message_json, received_json
 from .config import Config
 from .faults import parse_rule
 from .server import Server, serve
@@ -90,6 +90,21 @@ class ThreadedServer:
         found = self._call(lambda: store.find(since=since, **filters))
         # Built here, on the caller's thread: building MIME messages must not hold the loop.
         return [message_json(m, with_content=True) for m in found]
+
+    def received(
+        self, address: str, *, since: str | None = None, **filters: str | None
+    ) -> list[dict[str, Any]]:
+        """What ``address`` received, oldest first: each message's copy as that recipient
+        got it (template, batch and built-in variables applied), parsed: ``subject``,
+        ``text``, ``html``, ``from``, ``to``, ``headers``, and the message's ``id``."""
+        store = self.server.store
+        found = self._call(lambda: store.find(since=since, to=address, **filters))
+        out = []
+        for message in found:  # built and parsed here, on the caller's thread
+            payload = copy_for(message, address)
+            if payload is not None:
+                out.append({"id": message.id, "recipient": address, **received_json(payload)})
+        return out
 
     def handshakes(
         self, *, outcome: str | None = None, since: str | None = None

@@ -133,6 +133,12 @@ class MockgunFixture:
         """This test's messages, oldest first (filters: domain, to, sender, subject, tag)."""
         return self._server.messages(since=self._since_message, **filters)
 
+    def received(self, address: str, **filters: str | None) -> list[dict[str, Any]]:
+        """What ``address`` received in this test, each message as that recipient got it
+        (rendered template, batch and built-in variables applied): ``subject``, ``text``,
+        ``html``, ``from``, ``to``, ``headers``."""
+        return self._server.received(address, since=self._since_message, **filters)
+
     def handshakes(self, outcome: str | None = None) -> list[dict[str, Any]]:
         """This test's TLS handshake records (``outcome`` may list several, comma-separated)."""
         return self._server.handshakes(outcome=outcome, since=self._since_conn)

@@ -56,6 +56,17 @@ def test_each_recipient_gets_their_own_values_and_a_working_unsubscribe_link(
     assert body.startswith(
         "Hi Ann (Lee), this went to ann@example.com (Ann Lee <ann@example.com>)."
     )
+    # The inspection API answers "what did Ann receive?", rendered for her.
+    received = inspect_json(
+        server.base_url,
+        server.ca_file,
+        f"/mockgun/messages/{message_id}/received/ann@example.com",
+        KEY,
+    )
+    assert (received["subject"], received["text"].split(",")[0]) == (
+        "News for Ann Lee",
+        "Hi Ann (Lee)",
+    )
     assert ann["List-Unsubscribe"].startswith("<unsubscribe+")
     assert ann["List-Unsubscribe"].endswith("@example.com>")
     link = body.split("Leave: ", 1)[1].split(" ", 1)[0]

@@ -195,3 +195,35 @@ def test_a_session_of_modern_clients_passes_the_gate(pytester: pytest.Pytester) 
     result.assert_outcomes(passed=5)
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*No client offered legacy TLS*"])
+
+
+RECEIVED_TEST = """
+import requests
+
+
+def test_what_each_recipient_received(mockgun):
+    sent = requests.post(
+        f"{mockgun.api_url}/example.com/messages",
+        data={
+            "from": "shop@example.com",
+            "to": ["ann@example.com", "bob@example.com"],
+            "subject": "Hi %recipient.first%",
+            "text": "Your code: %recipient.code%",
+            "recipient-variables": '{"ann@example.com": {"first": "Ann", "code": "A1"},'
+            ' "bob@example.com": {"first": "Bob", "code": "B2"}}',
+        },
+        auth=("api", mockgun.api_key),
+        verify=mockgun.ca_file,
+    )
+    assert sent.status_code == 200
+    [ann] = mockgun.received("ann@example.com")
+    assert (ann["subject"], ann["text"].strip()) == ("Hi Ann", "Your code: A1")
+    [bob] = mockgun.received("bob@example.com")
+    assert bob["subject"] == "Hi Bob" and bob["id"] == ann["id"]
+    assert mockgun.received("carol@example.com") == []
+"""
+
+
+def test_fixture_answers_what_a_recipient_received(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_received=RECEIVED_TEST)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

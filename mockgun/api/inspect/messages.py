@@ -14,7 +14,7 @@ from ..offload import built
 from ..params import choice_param, float_param, optional_int
 from ..responses import answer_in_pieces, content_disposition, json_answer
 from . import preview, view
-from .views import message_json
+from .views import copy_for, message_json, received_json
 
 routes = web.RouteTableDef()
 
@@ -168,6 +168,20 @@ async def get_message(request: web.Request) -> web.StreamResponse:
     out = await _detail(request, message)
     out["events"] = request.app[STORE].events.for_message(message.bare_id)
     return await json_answer(request, out)
+
+
+@routes.get("/mockgun/messages/{id}/received/{address}")
+async def received_by(request: web.Request) -> web.StreamResponse:
+    """What ``address`` received: their own rendered copy (template, batch and built-in
+    variables applied), as ``{"recipient", "from", "to", "subject", "text", "html",
+    "headers"}``."""
+    message = await built(request.app[OFFLOAD], _message(request))
+    address = request.match_info["address"]
+    payload = copy_for(message, address)
+    if payload is None:
+        raise MailgunError(404, f"{address} is not a recipient of this message")
+    body = await request.app[OFFLOAD].run(received_json, payload)
+    return await json_answer(request, {"recipient": address, **body})
 
 
 @routes.delete("/mockgun/messages")

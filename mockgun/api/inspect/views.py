@@ -9,6 +9,7 @@ import base64
 from typing import Any
 
 from ...clock import rfc3339
+from ...mailgun import mime
 from ...mailgun.form import FilePart
 from ...spool import Payload
 from ...store import StoredMessage, TransportInfo
@@ -93,3 +94,42 @@ def _mime_json(payload: Payload, download: str | None) -> dict[str, Any]:
     if payload.size > JSON_CONTENT_LIMIT:
         return {"mime_download": download} if download else {}
     return {"mime": payload.read().decode("utf-8", errors="replace")}
+
+
+def copy_for(message: StoredMessage, address: str) -> Payload | None:
+    """The message a recipient received: their own copy (a batch, or built-in variables), or
+    the one message; None if ``address`` is not a recipient (the MIME must be built)."""
+    wanted = address.strip().lower()
+    for recipient, payload in message.copies:
+        if recipient.lower() == wanted:
+            return payload
+    if wanted in (r.lower() for r in message.request.recipients):
+        return message.mime
+    return None
+
+
+def received_json(payload: Payload) -> dict[str, Any]:
+    """What a recipient sees of a message: its headers decoded, its text and HTML. Parsing is
+    CPU work: a worker process runs this (plain, picklable argument)."""
+    msg = mime.parse(payload)
+    text = msg.get_body(preferencelist=("plain",))
+    html = msg.get_body(preferencelist=("html",))
+    return {
+        "from": str(msg["From"] or ""),
+        "to": str(msg["To"] or ""),
+        "subject": str(msg["Subject"] or ""),
+        "message_id": str(msg["Message-Id"] or ""),
+        "text": _part_text(text),
+        "html": _part_text(html),
+        "headers": [[name, str(value)] for name, value in msg.items()],
+    }
+
+
+def _part_text(part: Any) -> str | None:
+    if part is None:
+        return None
+    try:
+        return str(part.get_content())
+    except (LookupError, ValueError, AssertionError):  # an unknown charset, a broken part
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else None
