@@ -246,6 +246,29 @@ def test_messages_are_listed_searched_and_opened(tab: Page, server: MockgunProce
     tab.screenshot("message", full_page=True)
 
 
+def test_each_recipients_copy_is_previewed_as_they_received_it(
+    tab: Page, server: MockgunProcess
+) -> None:
+    clear(server)
+    batch = send(
+        server,
+        subject="Your code",
+        to="ann@example.org, bob@example.org",
+        html="<p>Hello %recipient.first%, your code is <b>%recipient.code%</b></p>",
+        **{
+            "recipient-variables": '{"ann@example.org": {"first": "Ann", "code": "A1"},'
+            ' "bob@example.org": {"first": "Bob", "code": "B2"}}'
+        },
+    )
+    tab.open(f"mockgun/#/messages/{batch}")
+    tab.page.wait_for_selector("#message-recipient-row:not([hidden])")
+    frame = tab.page.frame_locator("#message-html")
+    expect(frame.locator("p")).to_have_text("Hello Ann, your code is A1")
+    tab.page.select_option("#message-recipient", "bob@example.org")
+    expect(frame.locator("p")).to_have_text("Hello Bob, your code is B2")
+    tab.screenshot("message-per-recipient")
+
+
 def test_keyboard_alone_finds_and_opens_a_message(tab: Page, server: MockgunProcess) -> None:
     clear(server)
     send(server, subject="Keyboard one")

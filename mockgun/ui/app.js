@@ -144,8 +144,21 @@ async function loadMessage(id) {
   const hasHtml = m.html !== null || m.endpoint === "messages.mime";
   $("message-html-section").hidden = !hasHtml;
   const frame = $("message-html");
-  const src = `/mockgun/messages/${encodeURIComponent(id)}/html`;
-  if (hasHtml && frame.getAttribute("src") !== src) frame.setAttribute("src", src);
+  // A batch, or built-in variables: each recipient's rendered copy, chosen here.
+  const copies = (m.copies || []).map((c) => c.recipient);
+  const picker = $("message-recipient");
+  $("message-recipient-row").hidden = copies.length === 0;
+  if (picker.dataset.message !== id) {
+    picker.dataset.message = id;
+    picker.replaceChildren(...copies.map((r) => el("option", { value: r }, r)));
+  }
+  const preview = () => {
+    const base = `/mockgun/messages/${encodeURIComponent(id)}/html`;
+    const src = copies.length ? `${base}?recipient=${encodeURIComponent(picker.value)}` : base;
+    if (frame.getAttribute("src") !== src) frame.setAttribute("src", src);
+  };
+  picker.onchange = preview;
+  if (hasHtml) preview();
   if (!hasHtml) frame.removeAttribute("src");
   $("message-text-section").hidden = m.text === null;
   $("message-text").textContent = m.text || "";

@@ -145,11 +145,19 @@ PREVIEW_HEADERS = {
 
 @routes.get("/mockgun/messages/{id}/html")
 async def get_message_html(request: web.Request) -> web.StreamResponse:
-    """The HTML body, sanitized (see sanitize.py), for the web page's sandboxed frame."""
+    """The HTML body, sanitized (see sanitize.py), for the web page's sandboxed frame;
+    ``recipient=`` shows the copy that recipient received (rendered for them)."""
     message = _message(request)
     req = message.request
+    html, uploaded = req.html, req.mime
+    recipient = request.query.get("recipient")
+    if recipient:
+        copy = copy_for(await built(request.app[OFFLOAD], message), recipient)
+        if copy is None:
+            raise MailgunError(404, f"{recipient} is not a recipient of this message")
+        html, uploaded = None, copy
     shown = await request.app[OFFLOAD].run(
-        preview.preview, req.html, req.mime, req.files, preview.HTML_LIMIT, preview.INLINE_BUDGET
+        preview.preview, html, uploaded, req.files, preview.HTML_LIMIT, preview.INLINE_BUDGET
     )
     if shown is None:
         raise MailgunError(404, "This message has no HTML body")
