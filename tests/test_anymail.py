@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import subprocess
@@ -67,6 +68,16 @@ def test_anymail_batch_send_substitutes_per_recipient(server: MockgunProcess) ->
         c["recipient"]: c["mime"].split("Subject: ", 1)[1].split("\n", 1)[0].strip() for c in copies
     }
     assert subjects == {"ann@example.com": "Hello Ann", "bob@example.com": "Hello Bob"}
+    # merge_metadata: each recipient's own values, in their copy and in their events.
+    variables = {
+        c["recipient"]: json.loads(email.message_from_string(c["mime"])["X-Mailgun-Variables"])
+        for c in copies
+    }
+    assert variables["ann@example.com"]["customer"] == "c-1"
+    assert variables["bob@example.com"]["customer"] == "c-2"
+    events = inspect(server, f"/mockgun/messages/{message_id}")["events"]
+    seen = {(e["recipient"], e["user-variables"]["customer"]) for e in events}
+    assert seen == {("ann@example.com", "c-1"), ("bob@example.com", "c-2")}
 
 
 def test_anymail_sees_mailguns_errors(server: MockgunProcess) -> None:

@@ -211,6 +211,19 @@ async def test_hostile_templates_are_refused_or_stopped(client: Client) -> None:
         "was stopped" in failed["delivery-status"]["message"]
         or "over" in failed["delivery-status"]["message"]
     )
+    # Helper abuse: equal with one argument, a partial that does not exist. Stored (they
+    # compile), and each send is recorded as failed, not answered with a 500.
+    for n, source in enumerate(("{{#equal a}}x{{/equal}}", "{{> nowhere}}")):
+        made = await client.post(base, data={"name": f"abuse{n}", "template": source}, headers=AUTH)
+        assert made.status in (200, 400), await made.text()
+        if made.status == 400:
+            continue
+        abuse = {"from": "a@example.com", "to": f"abuse{n}@example.com", "template": f"abuse{n}"}
+        resp = await client.post("/v3/example.com/messages", data=abuse, headers=AUTH)
+        assert resp.status == 200
+        query = f"/v3/example.com/events?event=failed&recipient=abuse{n}@example.com"
+        found = await (await client.get(query, headers=AUTH)).json()
+        assert len(found["items"]) == 1, source
     # The renderer comes back for the next send.
     assert (await client.post(base, data={"name": "ok", "template": "Hi {{n}}"}, headers=AUTH)).ok
     fine = {"from": "a@example.com", "to": "c@example.com", "template": "ok"}

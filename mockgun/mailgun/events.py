@@ -21,6 +21,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from . import ids
+from .links import substitute
 from .send import Mailbox, SendRequest
 
 MAGIC_OUTCOMES = ("bounce", "tempfail", "opened", "clicked", "unsubscribed", "complained")
@@ -84,6 +85,7 @@ def for_send(
             "envelope": {"sender": sender, "transport": "smtp", "targets": recipient},
             "flags": {"is-authenticated": True, "is-test-mode": testmode},
             **common,
+            "user-variables": _user_variables(request, recipient),
             "recipient": recipient,
             "recipient-domain": recipient.rpartition("@")[2],
         }
@@ -107,6 +109,16 @@ def test_mode_delivery(accepted: dict[str, Any], when: float) -> dict[str, Any]:
     event["flags"]["is-test-mode"] = True
     event["delivery-status"].update({"code": 650, "message": "OK", "description": "test mode"})
     return event
+
+
+def _user_variables(request: SendRequest, recipient: str) -> dict[str, str]:
+    """The ``v:`` values; in a batch, with the recipient's ``%recipient.x%`` filled in (what
+    django-anymail relies on for per-recipient metadata in tracking webhooks)."""
+    batch = request.options.recipient_variables
+    if batch is None:
+        return dict(request.options.variables)
+    values = batch.get(recipient, {})
+    return {k: substitute(v, values) or "" for k, v in request.options.variables.items()}
 
 
 def _bare_type(content_type: str) -> str:

@@ -1,4 +1,5 @@
-"""Mailgun's built-in per-recipient variables, and the unsubscribe links behind some of them.
+"""What differs per recipient: a batch's ``%recipient.key%`` values, Mailgun's built-in
+per-recipient variables, and the unsubscribe links behind some of them.
 
 ``%recipient%``, ``%recipient_email%``, ``%recipient_name%``, ``%recipient_fname%``,
 ``%recipient_lname%``, ``%unsubscribe_url%``, ``%tag_unsubscribe_url%``,
@@ -24,6 +25,21 @@ BUILTIN = re.compile(
     r"unsubscribe_email|tag_unsubscribe_email)%"
 )
 UNSUBSCRIBE_PATH = "/mockgun/unsubscribe/"
+#: Any key but spaces and %: django-anymail's merge_metadata sends %recipient.v:customer%.
+_RECIPIENT_VARIABLE = re.compile(r"%recipient\.([^%\s]{1,200})%")
+
+
+def substitute(text: str | None, values: dict[str, Any] | None) -> str | None:
+    """In a batch, replace ``%recipient.key%`` with the recipient's value (unknown: empty)."""
+    if text is None or values is None or "%recipient." not in text:
+        return text
+    return _RECIPIENT_VARIABLE.sub(lambda m: _as_text(values.get(m.group(1), "")), text)
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 #: What a link unsubscribes from: everything, the message's tags, or its mailing list.
 KINDS = ("all", "tag", "list")
 

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 from ..spool import Payload, Spool
 from . import links
 from .form import FilePart
+from .links import substitute
 from .send import Mailbox, SendRequest
 
 #: Headers mockgun writes itself; ``h:`` parameters with these names stay in the stored
@@ -44,18 +45,6 @@ RESERVED_HEADERS = frozenset(
         "content-disposition",
     }
 )
-_RECIPIENT_VARIABLE = re.compile(r"%recipient\.([A-Za-z0-9_.-]+)%")
-
-
-def substitute(text: str | None, values: dict[str, Any] | None) -> str | None:
-    """In a batch, replace ``%recipient.key%`` with the recipient's value (unknown: empty)."""
-    if text is None or values is None or "%recipient." not in text:
-        return text
-    return _RECIPIENT_VARIABLE.sub(lambda m: _as_text(values.get(m.group(1), "")), text)
-
-
-def _as_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _addresses(boxes: tuple[Mailbox, ...]) -> list[Address | str]:
@@ -222,7 +211,9 @@ def _build(
     for tag in send.options.tags:
         msg["X-Mailgun-Tag"] = tag
     if send.options.variables:
-        msg["X-Mailgun-Variables"] = json.dumps(send.options.variables)
+        # In a batch, %recipient.x% in v: values too (django-anymail's per-recipient metadata).
+        variables = {k: substitute(v, values) for k, v in send.options.variables.items()}
+        msg["X-Mailgun-Variables"] = json.dumps(variables)
     if send.options.template:
         msg["X-Mailgun-Template-Name"] = send.options.template
     _set_body(msg, send, personal)

@@ -41,6 +41,12 @@ if scenario == "batch":
     message.cc = message.bcc = []
     message.subject = "Hello %recipient.first%"  # Mailgun's own substitution syntax
     message.merge_data = {"ann@example.com": {"first": "Ann"}, "bob@example.com": {"first": "Bob"}}
+    # Per-recipient metadata: anymail sends v:customer=%recipient.<key>% with the values in
+    # recipient-variables, relying on Mailgun to fill them in per recipient.
+    message.merge_metadata = {
+        "ann@example.com": {"customer": "c-1"},
+        "bob@example.com": {"customer": "c-2"},
+    }
 if scenario == "unknown-domain":
     message.from_email = "shop@not-configured.example"
 try:
