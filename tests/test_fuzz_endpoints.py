@@ -84,6 +84,7 @@ names = st.one_of(
             "healthchecks", "buckets", "ascending", "begin", "end", "message",
             "name", "template", "tag", "active", "headers", "engine", "comment",
             "description", "t:variables", "t:version", "t:text",
+            "address", "code", "error", "tags", "tag", "created_at", "domain", "reason",
         ]
     ),
 )  # fmt: skip

@@ -19,6 +19,7 @@ from ..faults import FaultBook, parse_rule
 from ..log import logger
 from ..mailgun.errors import MailgunError
 from ..mailgun.links import UNSUBSCRIBE_PATH
+from ..mailgun.suppressions import SuppressionBook
 from ..mailgun.template_files import TemplateFolder
 from ..mailgun.templates import TemplateBook
 from ..mailgun.webhooks import Webhooks, parse_webhook_option
@@ -46,6 +47,7 @@ from .keys import (
     STARTED,
     STORE,
     SUMMARY,
+    SUPPRESSIONS,
     TEMPLATE_FOLDER,
     TEMPLATES,
     WEBHOOKS,
@@ -163,6 +165,9 @@ def create_app(
     app[OFFLOAD] = Offload()
     app[RENDERER] = Offload(memory_limit=RENDER_MEMORY)
     app[TEMPLATES] = TemplateBook()
+    app[SUPPRESSIONS] = SuppressionBook()
+    # The lists fill themselves from events (bounces, complaints, unsubscribes), as Mailgun's.
+    app[STORE].events.listeners.append(app[SUPPRESSIONS].learn)
     if config.templates is not None:
         app[TEMPLATE_FOLDER] = TemplateFolder(config.templates, app[TEMPLATES])
         app.cleanup_ctx.append(_watch_templates)

@@ -23,6 +23,7 @@ from typing import Any
 from . import ids
 from .links import substitute
 from .send import Mailbox, SendRequest
+from .suppressions import DESCRIPTIONS
 
 MAGIC_OUTCOMES = ("bounce", "tempfail", "opened", "clicked", "unsubscribed", "complained")
 #: Events that can be added to a stored message through the inspection API.
@@ -42,6 +43,7 @@ def for_send(
     peer_ip: str | None,
     deliver: bool,
     storage_url: str | None = None,
+    suppressed: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every event of one accepted send: ``accepted`` per recipient, then the outcomes
     (unless ``deliver`` is off or the send is in test mode). ``message_id`` is bare (no
@@ -91,15 +93,28 @@ def for_send(
         }
         for recipient in request.recipients
     ]
-    if deliver:
-        when = max(received_at + 0.001, scheduled.timestamp() if scheduled else 0)
-        for accepted in list(events):
+    when = max(received_at + 0.001, scheduled.timestamp() if scheduled else 0)
+    for accepted in list(events):
+        reason = (suppressed or {}).get(str(accepted["recipient"]))
+        if reason is not None and not testmode:
+            events.append(suppressed_failure(accepted, when, reason))
+        elif deliver:
             events.extend(
                 [test_mode_delivery(accepted, when)]
                 if testmode
                 else after_acceptance(accepted, when)
             )
     return events
+
+
+def suppressed_failure(accepted: dict[str, Any], when: float, reason: str) -> dict[str, Any]:
+    """Mailgun's answer to a send to a suppressed address: ``failed``, permanent, code 605."""
+    event = follow_up(accepted, "failed", when, severity="permanent")
+    event["reason"] = reason
+    event["delivery-status"].update(
+        {"code": 605, "message": "", "description": DESCRIPTIONS[reason], "attempt-no": 1}
+    )
+    return event
 
 
 def test_mode_delivery(accepted: dict[str, Any], when: float) -> dict[str, Any]:

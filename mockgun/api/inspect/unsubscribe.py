@@ -16,7 +16,8 @@ from aiohttp import web
 from ...mailgun.errors import MailgunError
 from ...mailgun.events import follow_up
 from ...mailgun.links import UNSUBSCRIBE_PATH, parse_token
-from ..keys import STORE
+from ...mailgun.suppressions import ALL_TAGS, Entry
+from ..keys import STORE, SUPPRESSIONS
 
 routes = web.RouteTableDef()
 
@@ -37,6 +38,14 @@ async def unsubscribe(request: web.Request) -> web.Response:
     if not accepted:
         raise MailgunError(404, "unsubscribe link not found")
     event = follow_up(accepted[0], "unsubscribed", time.time())
+    # The unsubscribe list first, with the message's tags for a tag link (the event alone
+    # would unsubscribe the address from everything).
+    tags = set(event.get("tags") or []) if link.kind == "tag" else {ALL_TAGS}
+    unsubscribes = request.app[SUPPRESSIONS].list(message.domain, "unsubscribes")
+    existing = unsubscribes.get(link.recipient)
+    if existing is not None and ALL_TAGS not in tags:
+        tags |= existing.tags
+    unsubscribes.put(Entry(link.recipient, tags=tags or {ALL_TAGS}))
     store.events.add(message.domain, [event])
     what = {"all": "all mail", "tag": "mail tagged " + ", ".join(event["tags"]), "list": "the list"}
     body = (

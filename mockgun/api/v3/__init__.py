@@ -3,6 +3,6 @@ them. Each module has a ``routes`` table; :data:`MODULES` lists them for the app
 
 from __future__ import annotations
 
-from . import domains, events, messages, stored, templates, webhooks
+from . import domains, events, messages, stored, suppressions, templates, webhooks
 
-MODULES = (messages, events, stored, domains, webhooks, templates)
+MODULES = (messages, events, stored, domains, webhooks, templates, suppressions)

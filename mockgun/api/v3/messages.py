@@ -18,7 +18,16 @@ from ...mailgun.send import SendRequest, addresses, validate_mime_send, validate
 from ...store import StoredMessage, TransportInfo
 from ...tls.connections import ssl_object_of
 from ..form import read_form
-from ..keys import CONFIG, CONNECTIONS, FAULTS, OFFLOAD, RENDERER, STORE, TEMPLATES
+from ..keys import (
+    CONFIG,
+    CONNECTIONS,
+    FAULTS,
+    OFFLOAD,
+    RENDERER,
+    STORE,
+    SUPPRESSIONS,
+    TEMPLATES,
+)
 from ..urls import base_url
 
 QUEUED = "Queued. Thank you."
@@ -77,6 +86,12 @@ def accept(
     store = request.app[STORE]
     stored = store.add(send, transport_of(request), fault=fault)
     deliver = request.app[CONFIG].deliver
+    book = request.app[SUPPRESSIONS]
+    suppressed = {
+        r: why
+        for r in send.recipients
+        if (why := book.reason_for(send.domain, r, send.options.tags)) is not None
+    }
     produced = events.for_send(
         send,
         message_id=stored.bare_id,
@@ -85,6 +100,7 @@ def accept(
         peer_ip=stored.transport.peer_ip,
         deliver=deliver and template_failure is None,
         storage_url=f"{base_url(request)}/v3/domains/{send.domain}/messages/{stored.key}",
+        suppressed=suppressed,
     )
     if template_failure is not None and not send.options.testmode:
         produced += events.not_rendered(produced, stored.received_at + 0.001, template_failure)

@@ -78,6 +78,24 @@ async function run() {
       byHeader: byHeader.id,
     };
   }
+  if (scenario === "bounce-flow") {
+    // An app's bounce handling: a bounce, the list, a suppressed send, the cleanup, a delivery.
+    const to = "bounce+js@example.com";
+    const send = () => mg.messages.create(domain, { from: "shop@mg.example.com", to, subject: "s", text: "t" });
+    const first = await send();
+    const listed = await mg.suppressions.list(domain, "bounces");
+    const second = await send();
+    const removed = await mg.suppressions.destroy(domain, "bounces", to);
+    await mg.suppressions.create(domain, "unsubscribes", [{ address: "gone@example.com", tags: ["news"] }]);
+    const unsub = await mg.suppressions.get(domain, "unsubscribes", "gone@example.com");
+    return {
+      first: first.id,
+      listed: listed.items.map((b) => b.address),
+      second: second.id,
+      removed: removed.message,
+      unsubscribed: unsub.tags,
+    };
+  }
   throw new Error(`unknown scenario ${scenario}`);
 }
 
