@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from .api.inspect.views import copy_for, message_json, received_json
 from .config import Config
 from .faults import parse_rule
+from .mailgun.suppressions import Entry
 from .server import Server, serve
 
 T = TypeVar("T")
@@ -137,6 +138,30 @@ class ThreadedServer:
 
     def clear_faults(self) -> int:
         return self._call(self.server.faults.clear)
+
+    def suppress(
+        self,
+        *,
+        domain: str = "example.com",
+        bounce: str | Sequence[str] = (),
+        unsubscribe: str | Sequence[str] = (),
+        complaint: str | Sequence[str] = (),
+    ) -> None:
+        """Put addresses on ``domain``'s suppression lists, as if they had bounced, unsubscribed
+        (from everything) or complained: a send to them then gets Mailgun's ``failed``."""
+        book = self.server.suppressions
+        kinds = (("bounces", bounce), ("unsubscribes", unsubscribe), ("complaints", complaint))
+
+        def put() -> None:
+            for kind, values in kinds:
+                for address in [values] if isinstance(values, str) else values:
+                    book.list(domain, kind).put(Entry(address))
+
+        self._call(put)
+
+    def clear_suppressions(self) -> int:
+        """Empty every suppression list; how many records went."""
+        return self._call(self.server.suppressions.clear)
 
     def injected_faults(self) -> list[dict[str, Any]]:
         """Every response a fault rule produced, oldest first."""

@@ -143,6 +143,12 @@ class MockgunFixture:
         """This test's TLS handshake records (``outcome`` may list several, comma-separated)."""
         return self._server.handshakes(outcome=outcome, since=self._since_conn)
 
+    def suppress(self, **lists: Any) -> None:
+        """Seed suppression lists for this test: ``suppress(bounce="old@example.com")``,
+        ``unsubscribe=``, ``complaint=`` (an address or a list), ``domain=`` (default
+        example.com). Each test starts with empty lists."""
+        self._server.suppress(**lists)
+
     def fault(self, rule: str) -> dict[str, Any]:
         """Add a fault rule for this test (e.g. ``"429 to=*@example.com times=1"``); rules are
         removed when the test ends."""
@@ -187,5 +193,6 @@ def mockgun_server(
 @pytest.fixture
 def mockgun(mockgun_server: ThreadedServer) -> Iterator[MockgunFixture]:
     """A running mockgun (TLS 1.2+) that shows this test only what this test sent."""
+    mockgun_server.clear_suppressions()  # each test starts with empty suppression lists
     yield MockgunFixture(mockgun_server)
     mockgun_server.clear_faults()  # one test's faults never leak into the next

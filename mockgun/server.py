@@ -17,10 +17,11 @@ from aiohttp import web
 
 from .api.app import create_app
 from .api.errors import MailgunShapedProtocol
-from .api.keys import FAULTS, INFLIGHT, LIVE, STORE, WEBHOOKS
+from .api.keys import FAULTS, INFLIGHT, LIVE, STORE, SUPPRESSIONS, WEBHOOKS
 from .certs import CertResult, ensure_canary_certs, ensure_certs
 from .config import Config
 from .faults import FaultBook
+from .mailgun.suppressions import SuppressionBook
 from .mailgun.webhooks import Webhooks
 from .spool import Spool
 from .store import MessageStore
@@ -43,6 +44,7 @@ class Server:
     handshake_log: HandshakeLog
     faults: FaultBook
     webhooks: Webhooks
+    suppressions: SuppressionBook
     #: The canary listener's port, when one was asked for.
     canary_port: int | None = None
 
@@ -151,6 +153,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             store=app[STORE],
             handshake_log=log,
             faults=app[FAULTS],
+            suppressions=app[SUPPRESSIONS],
             webhooks=app[WEBHOOKS],
             canary_port=canary_port,
         )

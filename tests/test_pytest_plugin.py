@@ -227,3 +227,46 @@ def test_what_each_recipient_received(mockgun):
 def test_fixture_answers_what_a_recipient_received(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_received=RECEIVED_TEST)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+SUPPRESS_TESTS = """
+import requests
+
+
+def send(mockgun, to):
+    resp = requests.post(
+        f"{mockgun.api_url}/example.com/messages",
+        data={"from": "shop@example.com", "to": to, "subject": "s", "text": "t"},
+        auth=("api", mockgun.api_key),
+        verify=mockgun.ca_file,
+    )
+    assert resp.status_code == 200
+
+
+def last_event(mockgun):
+    [message] = mockgun.messages()
+    events = requests.get(
+        f"{mockgun.api_url}/example.com/events",
+        params={"message-id": message["id"]},
+        auth=("api", mockgun.api_key),
+        verify=mockgun.ca_file,
+    ).json()["items"]
+    return events[0]  # newest first
+
+
+def test_a_seeded_bounce_is_not_delivered(mockgun):
+    mockgun.suppress(bounce="old@example.com")
+    send(mockgun, "old@example.com")
+    failed = last_event(mockgun)
+    assert (failed["event"], failed["reason"]) == ("failed", "suppress-bounce")
+
+
+def test_the_next_test_starts_with_empty_lists(mockgun):
+    send(mockgun, "old@example.com")
+    assert last_event(mockgun)["event"] == "delivered"
+"""
+
+
+def test_fixture_seeds_suppressions_and_each_test_starts_clean(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suppress=SUPPRESS_TESTS)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)

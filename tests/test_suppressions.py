@@ -163,3 +163,14 @@ def test_a_json_array_that_arrives_in_pieces_is_read_whole(mockgun_process: Mock
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["message"] == "1000 addresses have been added to the bounces table"
+
+
+async def test_the_inspection_api_shows_and_resets_every_list(client: Client) -> None:
+    await client.post("/v3/a.example/bounces", data={"address": "x@example.com"}, headers=AUTH)
+    await client.post("/v3/b.example/complaints", data={"address": "y@example.com"}, headers=AUTH)
+    shown = await (await client.get("/mockgun/suppressions")).json()
+    assert shown["domains"]["a.example"]["bounces"][0]["address"] == "x@example.com"
+    assert shown["domains"]["b.example"]["complaints"][0]["address"] == "y@example.com"
+    cleared = await client.delete("/mockgun/suppressions")
+    assert (await cleared.json()) == {"deleted": 2}
+    assert (await (await client.get("/mockgun/suppressions")).json()) == {"domains": {}}

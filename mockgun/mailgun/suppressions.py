@@ -141,6 +141,21 @@ class SuppressionBook:
             found = self._lists[key] = SuppressionList()
         return found
 
+    def clear(self) -> int:
+        """Empty every list of every domain; how many records went."""
+        count = sum(len(lst.entries) for lst in self._lists.values())
+        self._lists.clear()
+        return count
+
+    def as_json(self) -> dict[str, Any]:
+        """Every non-empty list, by domain and kind (for ``/mockgun/suppressions``)."""
+        out: dict[str, Any] = {}
+        for (domain, kind), lst in sorted(self._lists.items()):
+            if lst.entries:
+                entries = lst.page(None, None, len(lst.entries), last=False)
+                out.setdefault(domain, {})[kind] = [e.as_json(kind) for e in entries]
+        return out
+
     def allowlisted(self, domain: str, address: str) -> bool:
         allow = self.list(domain, "whitelists")
         if not allow.entries:

@@ -13,6 +13,7 @@ from . import (
     health,
     messages,
     stream,
+    suppressions,
     templates,
     ui,
     unsubscribe,
@@ -30,4 +31,5 @@ MODULES = (
     webhooks,
     templates,
     unsubscribe,
+    suppressions,
 )
