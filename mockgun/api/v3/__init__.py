@@ -3,6 +3,15 @@ them. Each module has a ``routes`` table; :data:`MODULES` lists them for the app
 
 from __future__ import annotations
 
-from . import domains, events, messages, stored, suppressions, templates, webhooks
+from . import (
+    domains,
+    events,
+    messages,
+    stored,
+    suppressions,
+    templates,
+    validation,
+    webhooks,
+)
 
-MODULES = (messages, events, stored, domains, webhooks, templates, suppressions)
+MODULES = (messages, events, stored, domains, webhooks, templates, suppressions, validation)
