@@ -19,6 +19,7 @@ from ..faults import FaultBook, parse_rule
 from ..log import logger
 from ..mailgun.errors import MailgunError
 from ..mailgun.links import UNSUBSCRIBE_PATH
+from ..mailgun.stats import StatsBook
 from ..mailgun.suppressions import SuppressionBook
 from ..mailgun.template_files import TemplateFolder
 from ..mailgun.templates import TemplateBook
@@ -45,6 +46,7 @@ from .keys import (
     OFFLOAD,
     RENDERER,
     STARTED,
+    STATS,
     STORE,
     SUMMARY,
     SUPPRESSIONS,
@@ -168,6 +170,8 @@ def create_app(
     app[SUPPRESSIONS] = SuppressionBook()
     # The lists fill themselves from events (bounces, complaints, unsubscribes), as Mailgun's.
     app[STORE].events.listeners.append(app[SUPPRESSIONS].learn)
+    app[STATS] = StatsBook()  # counted as events happen: tags and stats
+    app[STORE].events.listeners.append(app[STATS].learn)
     if config.templates is not None:
         app[TEMPLATE_FOLDER] = TemplateFolder(config.templates, app[TEMPLATES])
         app.cleanup_ctx.append(_watch_templates)

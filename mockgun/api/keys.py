@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook
+from ..mailgun.stats import StatsBook
 from ..mailgun.suppressions import SuppressionBook
 from ..mailgun.template_files import TemplateFolder
 from ..mailgun.templates import TemplateBook
@@ -27,6 +28,7 @@ FAULTS = web.AppKey("faults", FaultBook)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 TEMPLATES = web.AppKey("templates", TemplateBook)
 SUPPRESSIONS = web.AppKey("suppressions", SuppressionBook)
+STATS = web.AppKey("stats", StatsBook)
 #: The ``--templates`` folder, when one is given.
 TEMPLATE_FOLDER = web.AppKey("template_folder", TemplateFolder)
 LIVE = web.AppKey("live", Hub)

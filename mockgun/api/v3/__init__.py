@@ -7,6 +7,7 @@ from . import (
     domains,
     events,
     messages,
+    stats,
     stored,
     suppressions,
     templates,
@@ -14,4 +15,14 @@ from . import (
     webhooks,
 )
 
-MODULES = (messages, events, stored, domains, webhooks, templates, suppressions, validation)
+MODULES = (
+    messages,
+    events,
+    stored,
+    domains,
+    webhooks,
+    templates,
+    suppressions,
+    validation,
+    stats,
+)
