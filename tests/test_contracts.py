@@ -185,10 +185,10 @@ def test_each_route_is_served_by_the_package_of_its_url_surface() -> None:
 
 
 async def test_the_not_emulated_404_lists_every_mailgun_route(client: Client) -> None:
-    resp = await client.get("/v3/lists", headers=AUTH)
+    resp = await client.get("/v3/routes", headers=AUTH)
     assert resp.status == 404
     message = (await resp.json())["message"]
-    assert message.startswith("mockgun does not emulate GET /v3/lists: it serves ")
+    assert message.startswith("mockgun does not emulate GET /v3/routes: it serves ")
     for served in (
         "POST /v3/{domain}/messages",
         "GET /v3/{domain}/templates/{name}/versions",

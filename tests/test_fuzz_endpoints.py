@@ -85,6 +85,8 @@ names = st.one_of(
             "name", "template", "tag", "active", "headers", "engine", "comment",
             "description", "t:variables", "t:version", "t:text",
             "address", "code", "error", "tags", "tag", "created_at", "domain", "reason",
+            "members", "vars", "subscribed", "upsert", "access_level", "reply_preference",
+            "skip", "resolution", "duration", "start",
         ]
     ),
 )  # fmt: skip

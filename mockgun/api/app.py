@@ -19,6 +19,7 @@ from ..faults import FaultBook, parse_rule
 from ..log import logger
 from ..mailgun.errors import MailgunError
 from ..mailgun.links import UNSUBSCRIBE_PATH
+from ..mailgun.lists import ListBook
 from ..mailgun.stats import StatsBook
 from ..mailgun.suppressions import SuppressionBook
 from ..mailgun.template_files import TemplateFolder
@@ -42,6 +43,7 @@ from .keys import (
     FAULTS,
     HANDSHAKES,
     INFLIGHT,
+    LISTS,
     LIVE,
     OFFLOAD,
     RENDERER,
@@ -170,6 +172,7 @@ def create_app(
     app[SUPPRESSIONS] = SuppressionBook()
     # The lists fill themselves from events (bounces, complaints, unsubscribes), as Mailgun's.
     app[STORE].events.listeners.append(app[SUPPRESSIONS].learn)
+    app[LISTS] = ListBook()
     app[STATS] = StatsBook()  # counted as events happen: tags and stats
     app[STORE].events.listeners.append(app[STATS].learn)
     if config.templates is not None:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook
+from ..mailgun.lists import ListBook
 from ..mailgun.stats import StatsBook
 from ..mailgun.suppressions import SuppressionBook
 from ..mailgun.template_files import TemplateFolder
@@ -29,6 +30,7 @@ WEBHOOKS = web.AppKey("webhooks", Webhooks)
 TEMPLATES = web.AppKey("templates", TemplateBook)
 SUPPRESSIONS = web.AppKey("suppressions", SuppressionBook)
 STATS = web.AppKey("stats", StatsBook)
+LISTS = web.AppKey("lists", ListBook)
 #: The ``--templates`` folder, when one is given.
 TEMPLATE_FOLDER = web.AppKey("template_folder", TemplateFolder)
 LIVE = web.AppKey("live", Hub)

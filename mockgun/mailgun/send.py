@@ -64,6 +64,8 @@ class SendRequest:
     mime: Payload | None = field(default=None, repr=False)
     #: ``scheme://host`` the send came to: where the unsubscribe links it carries point.
     links_base: str | None = None
+    #: The mailing list address this send went to (its members are ``to``).
+    mailing_list: str | None = None
 
     @property
     def personal(self) -> bool:

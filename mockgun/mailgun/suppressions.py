@@ -197,7 +197,8 @@ class SuppressionBook:
                 )
             elif kind == "complained":
                 self.list(domain, "complaints").put(Entry(recipient))
-            elif (
-                kind == "unsubscribed" and self.list(domain, "unsubscribes").get(recipient) is None
-            ):
-                self.list(domain, "unsubscribes").put(Entry(recipient, tags={ALL_TAGS}))
+            elif kind == "unsubscribed" and not event.get("mailing-list"):
+                # A list unsubscribe only leaves the list; a tag link already put its tags.
+                unsubscribes = self.list(domain, "unsubscribes")
+                if unsubscribes.get(recipient) is None:
+                    unsubscribes.put(Entry(recipient, tags={ALL_TAGS}))

@@ -17,7 +17,7 @@ from ...mailgun.errors import MailgunError
 from ...mailgun.events import follow_up
 from ...mailgun.links import UNSUBSCRIBE_PATH, parse_token
 from ...mailgun.suppressions import ALL_TAGS, Entry
-from ..keys import STORE, SUPPRESSIONS
+from ..keys import LISTS, STORE, SUPPRESSIONS
 
 routes = web.RouteTableDef()
 
@@ -38,19 +38,30 @@ async def unsubscribe(request: web.Request) -> web.Response:
     if not accepted:
         raise MailgunError(404, "unsubscribe link not found")
     event = follow_up(accepted[0], "unsubscribed", time.time())
-    # The unsubscribe list first, with the message's tags for a tag link (the event alone
-    # would unsubscribe the address from everything).
-    tags = set(event.get("tags") or []) if link.kind == "tag" else {ALL_TAGS}
-    unsubscribes = request.app[SUPPRESSIONS].list(message.domain, "unsubscribes")
-    existing = unsubscribes.get(link.recipient)
-    if existing is not None and ALL_TAGS not in tags:
-        tags |= existing.tags
-    unsubscribes.put(Entry(link.recipient, tags=tags or {ALL_TAGS}))
+    if link.kind == "list":
+        # %mailing_list_unsubscribe_url%: the member leaves the list, and nothing more (the
+        # event names the list, so the unsubscribe list does not take it as "everything").
+        mailing_list = request.app[LISTS].find(message.request.mailing_list or "")
+        if mailing_list is not None:
+            member = mailing_list.members.get(link.recipient.lower())
+            if member is not None:
+                member.subscribed = False
+            event["mailing-list"] = {"address": mailing_list.address}
+        what = f"the list {mailing_list.address}" if mailing_list is not None else "the list"
+    else:
+        # The unsubscribe list first, with the message's tags for a tag link (the event alone
+        # would unsubscribe the address from everything).
+        tags = set(event.get("tags") or []) if link.kind == "tag" else {ALL_TAGS}
+        unsubscribes = request.app[SUPPRESSIONS].list(message.domain, "unsubscribes")
+        existing = unsubscribes.get(link.recipient)
+        if existing is not None and ALL_TAGS not in tags:
+            tags |= existing.tags
+        unsubscribes.put(Entry(link.recipient, tags=tags or {ALL_TAGS}))
+        what = "all mail" if link.kind == "all" else "mail tagged " + ", ".join(event["tags"])
     store.events.add(message.domain, [event])
-    what = {"all": "all mail", "tag": "mail tagged " + ", ".join(event["tags"]), "list": "the list"}
     body = (
         "<!doctype html><title>Unsubscribed</title>"
-        f"<p>{html.escape(link.recipient)} is unsubscribed from {html.escape(what[link.kind])} "
+        f"<p>{html.escape(link.recipient)} is unsubscribed from {html.escape(what)} "
         f"of {html.escape(message.domain)} (mockgun: recorded as an unsubscribed event).</p>"
     )
     return web.Response(text=body, content_type="text/html")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from . import (
     domains,
     events,
+    lists,
     messages,
     stats,
     stored,
@@ -25,4 +26,5 @@ MODULES = (
     suppressions,
     validation,
     stats,
+    lists,
 )

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ...clock import now_rfc3339
 from ...faults import STATUS_MESSAGES, FaultRule, FaultTarget
-from ...mailgun import events, mime, render, templated
+from ...mailgun import events, lists, mime, render, templated
 from ...mailgun.errors import MailgunError
 from ...mailgun.form import Form
 from ...mailgun.send import SendRequest, addresses, validate_mime_send, validate_send
@@ -22,6 +22,7 @@ from ..keys import (
     CONFIG,
     CONNECTIONS,
     FAULTS,
+    LISTS,
     OFFLOAD,
     RENDERER,
     STORE,
@@ -62,6 +63,7 @@ async def _send(request: web.Request, validate: Callable[[Form, str], SendReques
     )
     rule = await apply_fault(request, form, domain)
     send = dataclasses.replace(validate(form, domain), links_base=base_url(request))
+    send = lists.expand(send, request.app[LISTS])
     failure = None
     if send.options.template:
         send, failure = await render_template(request, send)

@@ -96,6 +96,27 @@ async function run() {
       unsubscribed: unsub.tags,
     };
   }
+  if (scenario === "newsletter") {
+    // A newsletter: a list, three members in one call (one unsubscribed), a send to the list.
+    const list = "news@mg.example.com";
+    await mg.lists.create({ address: list, name: "News", access_level: "readonly" });
+    await mg.lists.members.createMembers(list, {
+      members: [
+        { address: "ann@example.com", name: "Ann", vars: { plan: "gold" } },
+        { address: "bob@example.com", name: "Bob" },
+        { address: "cy@example.com", name: "Cy", subscribed: false },
+      ],
+      upsert: "yes",
+    });
+    const members = await mg.lists.members.listMembers(list);
+    const sent = await mg.messages.create(domain, {
+      from: "shop@mg.example.com",
+      to: list,
+      subject: "Hello %recipient.name%",
+      text: "Leave the list: %mailing_list_unsubscribe_url%",
+    });
+    return { members: members.items.map((m) => [m.address, m.subscribed]), sent: sent.id };
+  }
   throw new Error(`unknown scenario ${scenario}`);
 }
 
