@@ -163,6 +163,16 @@ class ThreadedServer:
         """Empty every suppression list; how many records went."""
         return self._call(self.server.suppressions.clear)
 
+    def clear_lists(self) -> int:
+        """Forget every mailing list; how many went."""
+
+        def clear() -> int:
+            count = len(self.server.lists.lists)
+            self.server.lists.lists.clear()
+            return count
+
+        return self._call(clear)
+
     def injected_faults(self) -> list[dict[str, Any]]:
         """Every response a fault rule produced, oldest first."""
         return self._call(lambda: list(self.server.faults.injected))

@@ -194,5 +194,6 @@ def mockgun_server(
 def mockgun(mockgun_server: ThreadedServer) -> Iterator[MockgunFixture]:
     """A running mockgun (TLS 1.2+) that shows this test only what this test sent."""
     mockgun_server.clear_suppressions()  # each test starts with empty suppression lists
+    mockgun_server.clear_lists()  # and no mailing lists
     yield MockgunFixture(mockgun_server)
     mockgun_server.clear_faults()  # one test's faults never leak into the next

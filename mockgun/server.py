@@ -17,10 +17,11 @@ from aiohttp import web
 
 from .api.app import create_app
 from .api.errors import MailgunShapedProtocol
-from .api.keys import FAULTS, INFLIGHT, LIVE, STORE, SUPPRESSIONS, WEBHOOKS
+from .api.keys import FAULTS, INFLIGHT, LISTS, LIVE, STORE, SUPPRESSIONS, WEBHOOKS
 from .certs import CertResult, ensure_canary_certs, ensure_certs
 from .config import Config
 from .faults import FaultBook
+from .mailgun.lists import ListBook
 from .mailgun.suppressions import SuppressionBook
 from .mailgun.webhooks import Webhooks
 from .spool import Spool
@@ -45,6 +46,7 @@ class Server:
     faults: FaultBook
     webhooks: Webhooks
     suppressions: SuppressionBook
+    lists: ListBook
     #: The canary listener's port, when one was asked for.
     canary_port: int | None = None
 
@@ -154,6 +156,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             handshake_log=log,
             faults=app[FAULTS],
             suppressions=app[SUPPRESSIONS],
+            lists=app[LISTS],
             webhooks=app[WEBHOOKS],
             canary_port=canary_port,
         )

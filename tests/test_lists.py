@@ -121,3 +121,15 @@ async def test_lists_api_shapes_and_errors(client: Client) -> None:
     assert (missing.status, (await missing.json())["message"]) == (404, "Mailing list not found")
     gone = await client.delete("/v3/lists/dev@example.com", headers=AUTH)
     assert (await gone.json())["message"] == "Mailing list has been removed"
+
+
+async def test_the_inspection_api_shows_and_resets_lists(client: Client) -> None:
+    await client.post("/v3/lists", data={"address": "ops@example.com"}, headers=AUTH)
+    await client.post(
+        "/v3/lists/ops@example.com/members", data={"address": "a@example.com"}, headers=AUTH
+    )
+    shown = await (await client.get("/mockgun/lists")).json()
+    assert [x["address"] for x in shown["items"]] == ["ops@example.com"]
+    assert shown["items"][0]["members"][0]["address"] == "a@example.com"
+    assert (await (await client.delete("/mockgun/lists")).json()) == {"deleted": 1}
+    assert (await (await client.get("/mockgun/lists")).json()) == {"items": []}

@@ -261,12 +261,28 @@ def test_a_seeded_bounce_is_not_delivered(mockgun):
     assert (failed["event"], failed["reason"]) == ("failed", "suppress-bounce")
 
 
+def test_a_list_made_in_one_test(mockgun):
+    made = requests.post(
+        f"{mockgun.api_url}/lists",
+        data={"address": "team@example.com"},
+        auth=("api", mockgun.api_key),
+        verify=mockgun.ca_file,
+    )
+    assert made.status_code == 200
+
+
 def test_the_next_test_starts_with_empty_lists(mockgun):
     send(mockgun, "old@example.com")
     assert last_event(mockgun)["event"] == "delivered"
+    gone = requests.get(
+        f"{mockgun.api_url}/lists/team@example.com",
+        auth=("api", mockgun.api_key),
+        verify=mockgun.ca_file,
+    )
+    assert gone.status_code == 404
 """
 
 
 def test_fixture_seeds_suppressions_and_each_test_starts_clean(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suppress=SUPPRESS_TESTS)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
