@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from email.utils import format_datetime
 
 # strftime is slow and a busy server stamps many times a second: format each second once.
 _second: tuple[int, str] = (-1, "")
@@ -37,3 +38,9 @@ def parse_rfc3339(text: str) -> dt.datetime:
 def normalise_rfc3339(text: str) -> str:
     """Any RFC 3339 time in mockgun's format, so that it compares with stored stamps as text."""
     return rfc3339(parse_rfc3339(text).timestamp())
+
+
+def mailgun_date(moment: dt.datetime) -> str:
+    """``Wed, 29 Aug 2018 23:31:13 UTC``: the RFC 2822 form Mailgun's management APIs write
+    (templates, suppressions, lists, tags and stats)."""
+    return format_datetime(moment.astimezone(dt.timezone.utc)).replace("+0000", "UTC")

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..clock import mailgun_date
 from .errors import MailgunError
 from .send import Mailbox, SendRequest
 
@@ -21,12 +22,6 @@ MAX_BATCH = 1000
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _time(moment: dt.datetime) -> str:
-    from email.utils import format_datetime  # noqa: PLC0415 - only for answers
-
-    return format_datetime(moment.astimezone(dt.timezone.utc)).replace("+0000", "UTC")
 
 
 def flag(value: Any, default: bool) -> bool:
@@ -87,7 +82,7 @@ class MailingList:
         return {
             "access_level": self.access_level,
             "address": self.address,
-            "created_at": _time(self.created_at),
+            "created_at": mailgun_date(self.created_at),
             "description": self.description,
             "members_count": len(self.members),
             "name": self.name,

@@ -16,9 +16,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+from ..clock import mailgun_date
 from .errors import MailgunError
 
 EVENTS = (
@@ -31,10 +32,6 @@ RESOLUTIONS = ("hour", "day", "month")
 _HOUR = 3600
 
 
-def stats_time(moment: dt.datetime) -> str:
-    return format_datetime(moment.astimezone(dt.timezone.utc)).replace("+0000", "UTC")
-
-
 @dataclass
 class TagInfo:
     tag: str
@@ -44,7 +41,7 @@ class TagInfo:
 
     def as_json(self) -> dict[str, Any]:
         def when(ts: float) -> str:
-            return stats_time(dt.datetime.fromtimestamp(ts, dt.timezone.utc))
+            return mailgun_date(dt.datetime.fromtimestamp(ts, dt.timezone.utc))
 
         return {
             "tag": self.tag,
@@ -106,7 +103,7 @@ class StatsBook:
                 when = _floor(dt.datetime.fromtimestamp(hour, dt.timezone.utc), resolution)
                 if when in buckets:
                     buckets[when].update(counts)
-        return [{"time": stats_time(t), **_shape(c, events)} for t, c in buckets.items()]
+        return [{"time": mailgun_date(t), **_shape(c, events)} for t, c in buckets.items()]
 
 
 def _counter_name(event: dict[str, Any]) -> str | None:

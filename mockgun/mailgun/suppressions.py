@@ -16,9 +16,10 @@ import bisect
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+from ..clock import mailgun_date
 from .errors import MailgunError
 
 KINDS = ("bounces", "unsubscribes", "complaints", "whitelists")
@@ -34,10 +35,6 @@ DESCRIPTIONS = {
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def rfc2822(moment: dt.datetime) -> str:
-    return format_datetime(moment.astimezone(dt.timezone.utc)).replace("+0000", "UTC")
 
 
 def parse_created_at(value: Any) -> dt.datetime:
@@ -63,7 +60,7 @@ class Entry:
     type: str = "address"
 
     def as_json(self, kind: str) -> dict[str, Any]:
-        created = rfc2822(self.created_at)
+        created = mailgun_date(self.created_at)
         if kind == "bounces":
             return {
                 "address": self.value,

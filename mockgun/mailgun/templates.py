@@ -16,9 +16,9 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from typing import Any
 
+from ..clock import mailgun_date
 from .errors import MailgunError
 
 MAX_TEMPLATES = 100
@@ -29,11 +29,6 @@ MAX_DESCRIPTION = 1024
 TEMPLATE_HEADERS = ("From", "Subject", "Reply-To")
 _NAME = re.compile(r"[a-z0-9._~-]{1,256}")
 DEFAULT_TAG = "initial"
-
-
-def mailgun_time(moment: dt.datetime) -> str:
-    """``Wed, 29 Aug 2018 23:31:13 UTC``, as the Templates API writes times."""
-    return format_datetime(moment.astimezone(dt.timezone.utc)).replace("+0000", "UTC")
 
 
 def _now() -> dt.datetime:
@@ -56,7 +51,7 @@ class Version:
             "tag": self.tag,
             "engine": self.engine,
             "mjml": "",
-            "createdAt": mailgun_time(self.created_at),
+            "createdAt": mailgun_date(self.created_at),
             "comment": self.comment,
             "active": self.active,
             "id": self.id,
@@ -86,7 +81,7 @@ class Template:
         return {
             "name": self.name,
             "description": self.description,
-            "createdAt": mailgun_time(self.created_at),
+            "createdAt": mailgun_date(self.created_at),
             "createdBy": self.created_by,
             "id": self.id,
         }

@@ -8,13 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
+from ...clock import mailgun_date
 from ...mailgun.errors import MailgunError
 from ...mailgun.stats import (
     EVENTS,
     RESOLUTIONS,
     parse_duration,
     parse_moment,
-    stats_time,
 )
 from ..form import read_form
 from ..keys import CONFIG, STATS
@@ -61,8 +61,8 @@ def _answer(request: web.Request, tag: str | None) -> dict[str, Any]:
         raise MailgunError(400, "an hourly resolution covers at most 93 days")
     stats = request.app[STATS].total(domain, tag, events, start, end, resolution)
     return {
-        "start": stats_time(start),
-        "end": stats_time(end),
+        "start": mailgun_date(start),
+        "end": mailgun_date(end),
         "resolution": resolution,
         "stats": stats,
     }
