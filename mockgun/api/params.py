@@ -1,4 +1,4 @@
-"""Query parameters: the few shapes mockgun's endpoints take, each refused the same way.
+"""Request parameters: the few shapes mockgun's endpoints take, each refused the same way.
 
 Every helper raises :class:`MailgunError` (400) naming the parameter; ``label`` is how the
 message names it (Mailgun's own endpoints quote it: ``'limit' must be ...``).
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from ..mailgun.errors import MailgunError
+from .keys import CONFIG
 
 _TRUE = ("1", "true", "yes", "include")
 _FALSE = ("0", "false", "no", "exclude")
@@ -85,3 +86,12 @@ def float_param(request: web.Request, name: str, default: float, low: float, hig
             400, f"{name} must be a number of seconds from {low:g} to {high:g}"
         ) from None
     return value
+
+
+def sending_domain(request: web.Request) -> str:
+    """The ``{domain}`` of a ``/v3/{domain}/...`` path: Mailgun's 404 for one that ``--domain``
+    does not allow."""
+    domain = request.match_info["domain"]
+    if not request.app[CONFIG].domain_allowed(domain):
+        raise MailgunError(404, f"Domain not found: {domain}")
+    return domain

@@ -77,6 +77,10 @@ class StatsBook:
                     )
                     info.last_seen = max(info.last_seen, ts)
 
+    def tags_of(self, domain: str) -> dict[str, TagInfo]:
+        """The tags ``domain``'s sends have used, by name."""
+        return self.tags.get(domain.lower(), {})
+
     def forget_tag(self, domain: str, tag: str) -> None:
         self.tags.get(domain.lower(), {}).pop(tag, None)
         self._counts.pop((domain.lower(), tag), None)

@@ -29,6 +29,7 @@ from ..keys import (
     SUPPRESSIONS,
     TEMPLATES,
 )
+from ..params import sending_domain
 from ..urls import base_url
 
 QUEUED = "Queued. Thank you."
@@ -52,9 +53,7 @@ async def send_mime(request: web.Request) -> web.Response:
 
 async def _send(request: web.Request, validate: Callable[[Form, str], SendRequest]) -> web.Response:
     config = request.app[CONFIG]
-    domain = request.match_info["domain"]
-    if not config.domain_allowed(domain):
-        raise MailgunError(404, f"Domain not found: {domain}")
+    domain = sending_domain(request)
     form = await read_form(
         request,
         max_size=config.max_message_size,

@@ -17,17 +17,10 @@ from ...mailgun.stats import (
     parse_moment,
 )
 from ..form import read_form
-from ..keys import CONFIG, STATS
-from ..params import int_param
+from ..keys import STATS
+from ..params import int_param, sending_domain
 
 routes = web.RouteTableDef()
-
-
-def _domain(request: web.Request) -> str:
-    domain = request.match_info["domain"]
-    if not request.app[CONFIG].domain_allowed(domain):
-        raise MailgunError(404, f"Domain not found: {domain}")
-    return domain
 
 
 def _window(request: web.Request) -> tuple[list[str], dt.datetime, dt.datetime, str]:
@@ -55,7 +48,7 @@ def _window(request: web.Request) -> tuple[list[str], dt.datetime, dt.datetime, 
 
 
 def _answer(request: web.Request, tag: str | None) -> dict[str, Any]:
-    domain = _domain(request)
+    domain = sending_domain(request)
     events, start, end, resolution = _window(request)
     if resolution == "hour" and end - start > dt.timedelta(days=93):
         raise MailgunError(400, "an hourly resolution covers at most 93 days")
@@ -76,14 +69,19 @@ async def stats_total(request: web.Request) -> web.Response:
 @routes.get("/v3/{domain}/tags")
 async def list_tags(request: web.Request) -> web.Response:
     tags = sorted(
-        request.app[STATS].tags.get(_domain(request).lower(), {}).values(), key=lambda t: t.tag
+        request.app[STATS].tags.get(sending_domain(request).lower(), {}).values(),
+        key=lambda t: t.tag,
     )
     limit = int_param(request, "limit", 100, low=1, high=1000)
     return web.json_response({"items": [t.as_json() for t in tags[:limit]], "paging": {}})
 
 
 def _tag(request: web.Request) -> Any:
-    tag = request.app[STATS].tags.get(_domain(request).lower(), {}).get(request.match_info["tag"])
+    tag = (
+        request.app[STATS]
+        .tags.get(sending_domain(request).lower(), {})
+        .get(request.match_info["tag"])
+    )
     if tag is None:
         raise MailgunError(404, "tag not found")
     return tag
@@ -107,7 +105,7 @@ async def update_tag(request: web.Request) -> web.Response:
 @routes.delete("/v3/{domain}/tags/{tag}")
 async def delete_tag(request: web.Request) -> web.Response:
     tag = _tag(request)
-    request.app[STATS].forget_tag(_domain(request), tag.tag)
+    request.app[STATS].forget_tag(sending_domain(request), tag.tag)
     return web.json_response({"message": "Tag deleted"})
 
 

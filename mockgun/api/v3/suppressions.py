@@ -17,7 +17,7 @@ from ...mailgun.errors import MailgunError
 from ...mailgun.suppressions import ALL_TAGS, KINDS, Entry, parse_created_at
 from ..form import read_form
 from ..keys import CONFIG, SUPPRESSIONS
-from ..params import int_param
+from ..params import int_param, sending_domain
 
 routes = web.RouteTableDef()
 MAX_BATCH = 1000
@@ -45,10 +45,7 @@ _CLEARED = {
 
 
 def _where(request: web.Request) -> tuple[str, str]:
-    domain, kind = request.match_info["domain"], request.match_info["kind"]
-    if not request.app[CONFIG].domain_allowed(domain):
-        raise MailgunError(404, f"Domain not found: {domain}")
-    return domain, kind
+    return sending_domain(request), request.match_info["kind"]
 
 
 _ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]{1,64}@[^\s@<>()\[\],;:\"\\]{1,253}")

@@ -21,7 +21,7 @@ from ...mailgun.templates import (
 )
 from ..form import read_form
 from ..keys import CONFIG, TEMPLATES
-from ..params import int_param
+from ..params import int_param, sending_domain
 
 routes = web.RouteTableDef()
 T = TypeVar("T")
@@ -53,13 +53,6 @@ async def _fields(request: web.Request) -> _Fields:
             request, max_size=MAX_FORM, timeout=request.app[CONFIG].request_timeout
         )
     return _Fields(form, request.query)
-
-
-def _domain(request: web.Request) -> str:
-    domain = request.match_info["domain"]
-    if not request.app[CONFIG].domain_allowed(domain):
-        raise MailgunError(404, f"Domain not found: {domain}")
-    return domain
 
 
 def _content(fields: _Fields, *, required: bool) -> str | None:
@@ -125,14 +118,14 @@ def _version_answer(template: Template, version: Version, message: str) -> web.R
 
 @routes.get("/v3/{domain}/templates")
 async def list_templates(request: web.Request) -> web.Response:
-    templates = request.app[TEMPLATES].visible(_domain(request))
+    templates = request.app[TEMPLATES].visible(sending_domain(request))
     items, paging = _page(request, templates, lambda t: t.name)
     return web.json_response({"items": [t.as_json() for t in items], "paging": paging})
 
 
 @routes.post("/v3/{domain}/templates")
 async def create_template(request: web.Request) -> web.Response:
-    domain = _domain(request)
+    domain = sending_domain(request)
     fields = await _fields(request)
     name = check_name(fields.get("name"), "name")
     description = (fields.get("description") or "")[:MAX_DESCRIPTION]
@@ -160,13 +153,13 @@ async def create_template(request: web.Request) -> web.Response:
 
 @routes.delete("/v3/{domain}/templates")
 async def delete_all_templates(request: web.Request) -> web.Response:
-    request.app[TEMPLATES].clear(_domain(request))
+    request.app[TEMPLATES].clear(sending_domain(request))
     return web.json_response({"message": "templates have been deleted"})
 
 
 @routes.get("/v3/{domain}/templates/{name}")
 async def get_template(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].get(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].get(sending_domain(request), request.match_info["name"])
     active = (request.query.get("active") or "").lower() in ("yes", "true", "1")
     version = template.active if active else None
     return web.json_response({"template": _template_with(template, version, content=True)})
@@ -174,7 +167,7 @@ async def get_template(request: web.Request) -> web.Response:
 
 @routes.put("/v3/{domain}/templates/{name}")
 async def update_template(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].writable(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].writable(sending_domain(request), request.match_info["name"])
     fields = await _fields(request)
     description = fields.get("description")
     if description is not None:
@@ -186,7 +179,7 @@ async def update_template(request: web.Request) -> web.Response:
 
 @routes.delete("/v3/{domain}/templates/{name}")
 async def delete_template(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].remove(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].remove(sending_domain(request), request.match_info["name"])
     return web.json_response(
         {"template": {"name": template.name}, "message": "template has been deleted"}
     )
@@ -194,7 +187,7 @@ async def delete_template(request: web.Request) -> web.Response:
 
 @routes.get("/v3/{domain}/templates/{name}/versions")
 async def list_versions(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].get(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].get(sending_domain(request), request.match_info["name"])
     items, paging = _page(request, list(template.versions.values()), lambda v: v.tag)
     body = {**template.as_json(), "versions": [v.as_json(content=False) for v in items]}
     return web.json_response({"template": body, "paging": paging})
@@ -202,7 +195,7 @@ async def list_versions(request: web.Request) -> web.Response:
 
 @routes.post("/v3/{domain}/templates/{name}/versions")
 async def create_version(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].writable(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].writable(sending_domain(request), request.match_info["name"])
     fields = await _fields(request)
     source = _content(fields, required=True)
     assert source is not None
@@ -223,14 +216,14 @@ async def create_version(request: web.Request) -> web.Response:
 
 @routes.get("/v3/{domain}/templates/{name}/versions/{tag}")
 async def get_version(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].get(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].get(sending_domain(request), request.match_info["name"])
     version = template.version(request.match_info["tag"])
     return web.json_response({"template": _template_with(template, version, content=True)})
 
 
 @routes.put("/v3/{domain}/templates/{name}/versions/{tag}")
 async def update_version(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].writable(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].writable(sending_domain(request), request.match_info["name"])
     version = template.version(request.match_info["tag"])
     fields = await _fields(request)
     source = _content(fields, required=False)
@@ -247,7 +240,7 @@ async def update_version(request: web.Request) -> web.Response:
 
 @routes.delete("/v3/{domain}/templates/{name}/versions/{tag}")
 async def delete_version(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].writable(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].writable(sending_domain(request), request.match_info["name"])
     version = template.version(request.match_info["tag"])
     if version.active and len(template.versions) > 1:
         raise MailgunError(
@@ -259,7 +252,7 @@ async def delete_version(request: web.Request) -> web.Response:
 
 @routes.put("/v3/{domain}/templates/{name}/versions/{tag}/copy/{new_tag}")
 async def copy_version(request: web.Request) -> web.Response:
-    template = request.app[TEMPLATES].writable(_domain(request), request.match_info["name"])
+    template = request.app[TEMPLATES].writable(sending_domain(request), request.match_info["name"])
     source = template.version(request.match_info["tag"])
     fields = await _fields(request)
     copy = Version(
