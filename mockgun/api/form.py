@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import mimetypes
 import re
 import sys
@@ -242,3 +244,21 @@ def _file_part(part: BodyPartReader, data: bytes, path: Path | None = None) -> F
         data=data,
         path=path,
     )
+
+
+def csv_rows(
+    parts: list[FilePart], field: str, columns: frozenset[str] = frozenset({"address"})
+) -> list[dict[str, str]]:
+    """The rows of the CSV file uploaded as ``field`` (Mailgun's imports), each without its
+    empty cells; a 400 for no file, one that is not UTF-8, or none of ``columns``."""
+    files = [part for part in parts if part.field == field]
+    if not files:
+        raise MailgunError(400, f"{field} parameter is missing")
+    try:
+        text = files[0].read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise MailgunError(400, "the file is not UTF-8 CSV") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or not columns & set(reader.fieldnames):
+        raise MailgunError(400, "the CSV file needs an 'address' column")
+    return [{k: v for k, v in row.items() if k and v} for row in reader]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import secrets
 from typing import Any
@@ -13,7 +11,7 @@ from aiohttp import web
 
 from ...mailgun.errors import MailgunError
 from ...mailgun.lists import MAX_BATCH, MailingList, Member, flag, parse_vars
-from ..form import read_form
+from ..form import csv_rows, read_form
 from ..keys import CONFIG, LISTS
 from ..params import int_param
 
@@ -81,6 +79,14 @@ def _page(request: web.Request, items: list[Any], key: str) -> tuple[list[Any], 
     }
 
 
+def _skip_limit(request: web.Request, items: list[MailingList] | list[Member]) -> web.Response:
+    """The older paging of lists and members: ``skip`` and ``limit`` (100), with a count."""
+    skip = int_param(request, "skip", 0)
+    limit = int_param(request, "limit", 100, low=1, high=1000)
+    shown = [item.as_json() for item in items[skip : skip + limit]]
+    return web.json_response({"items": shown, "total_count": len(items)})
+
+
 def _sorted_lists(request: web.Request) -> list[MailingList]:
     return sorted(request.app[LISTS].lists.values(), key=lambda x: x.address.lower())
 
@@ -88,10 +94,7 @@ def _sorted_lists(request: web.Request) -> list[MailingList]:
 @routes.get("/v3/lists")
 async def list_lists(request: web.Request) -> web.Response:
     lists = _sorted_lists(request)
-    skip = int_param(request, "skip", 0)
-    limit = int_param(request, "limit", 100, low=1, high=1000)
-    shown = lists[skip : skip + limit]
-    return web.json_response({"items": [x.as_json() for x in shown], "total_count": len(lists)})
+    return _skip_limit(request, lists)
 
 
 @routes.get("/v3/lists/pages")
@@ -153,10 +156,7 @@ def _members(request: web.Request) -> tuple[MailingList, list[Member]]:
 @routes.get("/v3/lists/{list}/members")
 async def list_members(request: web.Request) -> web.Response:
     _, members = _members(request)
-    skip = int_param(request, "skip", 0)
-    limit = int_param(request, "limit", 100, low=1, high=1000)
-    shown = members[skip : skip + limit]
-    return web.json_response({"items": [m.as_json() for m in shown], "total_count": len(members)})
+    return _skip_limit(request, members)
 
 
 @routes.get("/v3/lists/{list}/members/pages")
@@ -200,19 +200,10 @@ async def add_members(request: web.Request) -> web.Response:
 async def add_members_csv(request: web.Request) -> web.Response:
     mailing_list = request.app[LISTS].get(request.match_info["list"])
     fields = await _fields(request)
-    files = [f for f in fields.get("_files", []) if f.field == "members"]
-    if not files:
-        raise MailgunError(400, "members parameter is missing")
-    try:
-        text = files[0].read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise MailgunError(400, "the file is not UTF-8 CSV") from None
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "address" not in reader.fieldnames:
-        raise MailgunError(400, "the CSV file needs an 'address' column")
+    rows = csv_rows(fields.get("_files", []), "members")
     upsert = flag(fields.get("upsert"), False)
-    for row in reader:
-        mailing_list.add(_member({k: v for k, v in row.items() if k and v}), upsert=upsert)
+    for row in rows:
+        mailing_list.add(_member(row), upsert=upsert)
     return _members_added(mailing_list)
 
 

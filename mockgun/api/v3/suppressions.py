@@ -4,8 +4,6 @@ mailgun.js always sends), CSV import, delete one and delete all."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from typing import Any
@@ -15,7 +13,7 @@ from aiohttp import web
 
 from ...mailgun.errors import MailgunError
 from ...mailgun.suppressions import ALL_TAGS, KINDS, Entry, parse_created_at
-from ..form import read_form
+from ..form import csv_rows, read_form
 from ..keys import CONFIG, SUPPRESSIONS
 from ..params import int_param, sending_domain
 
@@ -196,18 +194,9 @@ async def import_csv(request: web.Request) -> web.Response:
     form = await read_form(
         request, max_size=config.max_message_size, timeout=config.request_timeout
     )
-    files = form.files_named("file")
-    if not files:
-        raise MailgunError(400, "file parameter is missing")
-    try:
-        text = files[0].read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise MailgunError(400, "the file is not UTF-8 CSV") from None
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not ({"address", "domain"} & set(reader.fieldnames)):
-        raise MailgunError(400, "the CSV file needs an 'address' column")
+    rows = csv_rows(form.files, "file", frozenset({"address", "domain"}))
     book = request.app[SUPPRESSIONS]
-    entries = [_entry(kind, {k: v for k, v in row.items() if k and v}) for row in reader]
+    entries = [_entry(kind, row) for row in rows]
     for entry in entries:
         _put(book, domain, kind, entry)
     return web.json_response({"message": "file uploaded successfully"})
