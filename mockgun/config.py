@@ -172,6 +172,15 @@ class Config:
         env="WEBHOOK",
         kind="webhook",
     )
+    #: Mailgun's retry schedule for route POSTs is divided by this.
+    inbound_retry_scale: float = _setting(
+        1200.0,
+        "Route POSTs (forward() to a URL, store() notifications) are retried on Mailgun's "
+        "schedule (10 min, 10 min, 15 min, ... 4 h) divided by this (1200: 0.5 s, 0.5 s, "
+        "0.75 s, ... 12 s; 1: the real schedule).",
+        low=1,
+        high=1_000_000,
+    )
     #: The key webhooks are signed with; None: a random one, printed at start.
     webhook_signing_key: str | None = _setting(
         None,

@@ -1,4 +1,4 @@
-"""Requests mockgun makes to other servers: webhook deliveries.
+"""Requests mockgun makes to other servers: webhook deliveries and route POSTs.
 
 The HTTP client is aiohttp's; https URLs are verified against the system's trust store
 and, when given, one more CA file (``--webhook-ca``: an app's own test CA).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,24 @@ class JsonPoster:
     async def post_json(self, url: str, body: dict[str, Any]) -> tuple[int | None, str | None]:
         try:
             async with self._client().post(url, json=body, timeout=TIMEOUT) as resp:
+                return resp.status, None
+        except (aiohttp.ClientError, asyncio.TimeoutError, ssl.SSLError, OSError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+
+    async def post_form(
+        self,
+        url: str,
+        fields: Sequence[tuple[str, str]],
+        files: Sequence[tuple[str, str, str, bytes]],
+    ) -> tuple[int | None, str | None]:
+        """POST ``multipart/form-data``, as Mailgun posts parsed inbound mail."""
+        form = aiohttp.FormData(quote_fields=False)
+        for name, value in fields:
+            form.add_field(name, value)
+        for name, filename, content_type, data in files:
+            form.add_field(name, data, filename=filename, content_type=content_type)
+        try:
+            async with self._client().post(url, data=form, timeout=TIMEOUT) as resp:
                 return resp.status, None
         except (aiohttp.ClientError, asyncio.TimeoutError, ssl.SSLError, OSError) as exc:
             return None, f"{type(exc).__name__}: {exc}"

@@ -247,3 +247,16 @@ def run_report(log: Path, *flags: str, capsys: pytest.CaptureFixture[str]) -> tu
     code = main(["handshakes", str(log), *flags])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def run_node(node: str, server: MockgunProcess, script: str, *args: str) -> dict[str, Any]:
+    """Run one of tests/clients/node's scripts against ``server``; its last line, as JSON."""
+    out = subprocess.run(
+        [node, str(NODE_DIR / script), server.base_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NODE_EXTRA_CA_CERTS": str(server.ca_file)},
+    )
+    assert out.returncode == 0, out.stderr
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))

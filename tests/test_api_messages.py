@@ -333,7 +333,7 @@ async def test_mime_send_must_be_multipart(client: Client) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/v3/routes"), ("GET", "/v3/example.com/messages"), ("PUT", "/nope")],
+    [("GET", "/v3/ips"), ("GET", "/v3/example.com/messages"), ("PUT", "/nope")],
 )
 async def test_unemulated_paths_get_a_json_404_naming_them(
     client: Client, method: str, path: str

@@ -177,7 +177,7 @@ def test_each_route_is_served_by_the_package_of_its_url_surface() -> None:
         module = route.handler.__module__
         path = route.resource.canonical if route.resource is not None else ""
         if module.startswith("mockgun.api.v3."):
-            assert path.startswith(("/v3/", "/v4/")), (module, path)
+            assert path.startswith(("/v3/", "/v4/", "/v1/")), (module, path)
         elif module.startswith("mockgun.api.inspect."):
             assert path == "/" or path.startswith("/mockgun"), (module, path)
         else:
@@ -185,10 +185,10 @@ def test_each_route_is_served_by_the_package_of_its_url_surface() -> None:
 
 
 async def test_the_not_emulated_404_lists_every_mailgun_route(client: Client) -> None:
-    resp = await client.get("/v3/routes", headers=AUTH)
+    resp = await client.get("/v3/ips", headers=AUTH)
     assert resp.status == 404
     message = (await resp.json())["message"]
-    assert message.startswith("mockgun does not emulate GET /v3/routes: it serves ")
+    assert message.startswith("mockgun does not emulate GET /v3/ips: it serves ")
     for served in (
         "POST /v3/{domain}/messages",
         "GET /v3/{domain}/templates/{name}/versions",

@@ -4,16 +4,13 @@ one rendered copy per subscribed member, whose unsubscribe link takes them off t
 from __future__ import annotations
 
 import email
-import json
-import os
-import subprocess
 from collections.abc import Callable
 from email import policy
 from pathlib import Path
 from typing import Any
 
 import requests
-from support import AUTH, NODE_DIR, Client, MockgunProcess, inspect_json
+from support import AUTH, Client, MockgunProcess, inspect_json, run_node
 
 
 def detail(server: MockgunProcess, message_id: str) -> dict[str, Any]:
@@ -27,15 +24,7 @@ def test_newsletter_flow_with_mailgun_js(
     node_modules: Path, spawn: Callable[..., MockgunProcess]
 ) -> None:
     server = spawn("--domain", "mg.example.com")
-    out = subprocess.run(
-        ["node", str(NODE_DIR / "mailgun_js.mjs"), server.base_url, "key", "newsletter"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NODE_EXTRA_CA_CERTS": str(server.ca_file)},
-    )
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_node("node", server, "mailgun_js.mjs", "key", "newsletter")
     assert result["members"] == [
         ["ann@example.com", True],
         ["bob@example.com", True],

@@ -6,16 +6,13 @@ The Node packages are pinned in tests/clients/node (package-lock.json) and insta
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import NODE_DIR, MockgunProcess, inspect_json
+from support import MockgunProcess, inspect_json, run_node
 
 KEY = "key-node-clients"
 
@@ -28,18 +25,6 @@ def node(node_modules: Path) -> str:
 @pytest.fixture
 def server(spawn: Callable[..., MockgunProcess]) -> MockgunProcess:
     return spawn("--tls-max", "1.2", "--api-key", KEY, "--domain", "mg.example.com")
-
-
-def run_node(node: str, server: MockgunProcess, script: str, *args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [node, str(NODE_DIR / script), server.base_url, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NODE_EXTRA_CA_CERTS": str(server.ca_file)},
-    )
-    assert out.returncode == 0, out.stderr
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def inspect(server: MockgunProcess, path: str) -> Any:

@@ -17,9 +17,13 @@ from aiohttp import web
 from ..config import Config
 from ..faults import FaultBook, parse_rule
 from ..log import logger
+from ..mailgun.api_keys import KeyRing
+from ..mailgun.domains import DomainBook
 from ..mailgun.errors import MailgunError
+from ..mailgun.forwarding import Forwarder, Inbox
 from ..mailgun.links import UNSUBSCRIBE_PATH
 from ..mailgun.lists import ListBook
+from ..mailgun.routes import RouteBook
 from ..mailgun.stats import StatsBook
 from ..mailgun.suppressions import SuppressionBook
 from ..mailgun.template_files import TemplateFolder
@@ -32,21 +36,27 @@ from ..tls import records
 from ..tls.connections import ConnectionRegistry, ssl_object_of
 from ..tls.handshake_log import HandshakeLog
 from ..tls.report import LiveSummary
-from . import inspect, v3
-from .auth import authorized
+from . import inspect, receiving, v3
+from .auth import authorized, basic_credentials
 from .errors import Handler, error_middleware, not_emulated
 from .inflight import InFlight
 from .inspect import ui
 from .keys import (
+    API_KEYS,
     CONFIG,
     CONNECTIONS,
+    DOMAINS,
     FAULTS,
+    FORWARDER,
     HANDSHAKES,
+    INBOUND_WORKER,
+    INBOX,
     INFLIGHT,
     LISTS,
     LIVE,
     OFFLOAD,
     RENDERER,
+    ROUTES,
     STARTED,
     STATS,
     STORE,
@@ -60,8 +70,8 @@ from .live import Hub
 from .offload import Offload, built
 
 
-def webhooks_from(config: Config) -> Webhooks:
-    hooks = Webhooks(poster=JsonPoster(ca_file=config.webhook_ca))
+def webhooks_from(config: Config, poster: JsonPoster | None = None) -> Webhooks:
+    hooks = Webhooks(poster=poster or JsonPoster(ca_file=config.webhook_ca))
     if config.webhook_signing_key:
         hooks.signing_key = config.webhook_signing_key
     for text in config.webhooks:
@@ -115,7 +125,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         )
     else:
         needed = request.match_info.route.handler not in (_unknown, ui.root)
-    if needed and not authorized(request, config.api_key):
+    if needed and not _key_allows(request, config.api_key):
         # A challenge, as Mailgun's own 401 carries: clients that send credentials only when
         # challenged (urllib's auth handler, Java's Authenticator, .NET's NetworkCredential)
         # need it, and a browser asks for the key only when told to (the web page).
@@ -123,6 +133,16 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         challenge = {"WWW-Authenticate": f'Basic realm="{realm}"'}
         raise MailgunError(401, "Forbidden", headers=challenge)
     return await handler(request)
+
+
+def _key_allows(request: web.Request, account_key: str | None) -> bool:
+    """A key made through /v1/keys is judged by its kind (a domain sending key may only send
+    for its domain); any other by ``--api-key`` (any key when that is unset)."""
+    credentials = basic_credentials(request.headers.get("Authorization"))
+    made = request.app[API_KEYS].find(credentials[1]) if credentials is not None else None
+    if made is not None and credentials is not None and credentials[0] == "api":
+        return made.allows(request.method, request.path)
+    return authorized(request, account_key)
 
 
 def create_app(
@@ -163,7 +183,17 @@ def create_app(
     app[CONNECTIONS] = connections
     app[HANDSHAKES] = handshakes if handshakes is not None else HandshakeLog.in_memory()
     app[FAULTS] = FaultBook([parse_rule(t) for t in config.faults])
-    app[WEBHOOKS] = webhooks_from(config)
+    poster = JsonPoster(ca_file=config.webhook_ca)  # one HTTP client for all outbound POSTs
+    app[WEBHOOKS] = webhooks_from(config, poster)
+    hooks = app[WEBHOOKS]
+    app[FORWARDER] = Forwarder(
+        signing_key=lambda: hooks.signing_key, scale=config.inbound_retry_scale, poster=poster
+    )
+    app[ROUTES] = RouteBook()
+    app[INBOX] = Inbox()
+    app[INBOUND_WORKER] = Offload(memory_limit=receiving.WORKER_MEMORY)
+    app[DOMAINS] = DomainBook(config.domains, started=app[STARTED])
+    app[API_KEYS] = KeyRing()
     app[LIVE] = Hub.watching(app[STORE], app[HANDSHAKES])
     app[SUMMARY] = LiveSummary()
     app[OFFLOAD] = Offload()
@@ -229,6 +259,7 @@ async def _webhooks_listen(app: web.Application) -> AsyncIterator[None]:
     app[WEBHOOKS].prepare = with_size
     yield
     listeners.remove(app[WEBHOOKS].dispatch)
+    await app[FORWARDER].close()
     await app[WEBHOOKS].close()
 
 
@@ -236,3 +267,4 @@ async def _end_streams(app: web.Application) -> None:
     app[LIVE].close()
     app[OFFLOAD].close()  # a render in progress must not hold the stop up
     app[RENDERER].close()
+    app[INBOUND_WORKER].close()

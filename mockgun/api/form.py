@@ -16,6 +16,7 @@ import io
 import mimetypes
 import re
 import sys
+from collections.abc import Mapping
 from io import FileIO
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
@@ -26,6 +27,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ..mailgun.errors import MailgunError
 from ..mailgun.form import FilePart, Form, too_large
 from ..spool import Spool
+from .keys import CONFIG
 
 MAX_FIELDS = 20_000
 _CHUNK = 64 * 1024
@@ -53,6 +55,40 @@ async def read_form(
         raise MailgunError(
             408, f"request timed out: the body did not arrive within {timeout:g}s", close=True
         ) from None
+
+
+class Fields:
+    """A request's parameters: its form body, then its query string (some clients send
+    ``active=yes`` on the URL, and PUTs without a body carry everything there)."""
+
+    def __init__(self, form: Form | None, query: Mapping[str, str]) -> None:
+        self.form, self._query = form, query
+
+    def get(self, name: str) -> str | None:
+        value = self.form.get(name) if self.form is not None else None
+        if value is None:
+            value = self._query.get(name)
+        return str(value) if value is not None else None
+
+    def getall(self, name: str) -> list[str]:
+        values = self.form.getall(name) if self.form is not None else []
+        return values or [v for k, v in self._query.items() if k == name]
+
+    def yes(self, name: str) -> bool:
+        return (self.get(name) or "").strip().lower() in ("yes", "true", "1")
+
+
+async def read_fields(request: web.Request, *, max_size: int = 1024 * 1024) -> Fields:
+    """The form body (when there is one, up to ``max_size``) and the query string."""
+    form = None
+    if request.can_read_body:
+        config = request.app[CONFIG]
+        form = await read_form(
+            request,
+            max_size=min(max_size, config.max_message_size),
+            timeout=config.request_timeout,
+        )
+    return Fields(form, request.query)
 
 
 async def _read_form(request: web.Request, max_size: int, spool: Spool | None) -> Form:

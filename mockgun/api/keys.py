@@ -6,7 +6,11 @@ from aiohttp import web
 
 from ..config import Config
 from ..faults import FaultBook
+from ..mailgun.api_keys import KeyRing
+from ..mailgun.domains import DomainBook
+from ..mailgun.forwarding import Forwarder, Inbox
 from ..mailgun.lists import ListBook
+from ..mailgun.routes import RouteBook
 from ..mailgun.stats import StatsBook
 from ..mailgun.suppressions import SuppressionBook
 from ..mailgun.template_files import TemplateFolder
@@ -31,6 +35,14 @@ TEMPLATES = web.AppKey("templates", TemplateBook)
 SUPPRESSIONS = web.AppKey("suppressions", SuppressionBook)
 STATS = web.AppKey("stats", StatsBook)
 LISTS = web.AppKey("lists", ListBook)
+ROUTES = web.AppKey("routes", RouteBook)
+#: Route POSTs (forward() to a URL, store() notifications) and their attempts.
+FORWARDER = web.AppKey("forwarder", Forwarder)
+#: Inbound messages received, with what their routes did.
+INBOX = web.AppKey("inbox", Inbox)
+DOMAINS = web.AppKey("domains", DomainBook)
+#: Keys made through /v1/keys (the --api-key account key is the config's).
+API_KEYS = web.AppKey("api_keys", KeyRing)
 #: The ``--templates`` folder, when one is given.
 TEMPLATE_FOLDER = web.AppKey("template_folder", TemplateFolder)
 LIVE = web.AppKey("live", Hub)
@@ -41,4 +53,7 @@ OFFLOAD = web.AppKey("offload", Offload)
 #: ending that process, which holds up no other work.
 RENDERER = web.AppKey("renderer", Offload)
 #: When the app was made (Unix time): the ``created_at`` of the domains it reports.
+#: A worker process of its own for parsing inbound mail and matching routes (hostile MIME,
+#: user-written patterns): stopped when a job runs over, holding up nothing else.
+INBOUND_WORKER = web.AppKey("inbound_worker", Offload)
 STARTED = web.AppKey("started", float)

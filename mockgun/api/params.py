@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from ..mailgun.errors import MailgunError
-from .keys import CONFIG
+from .keys import DOMAINS
 
 _TRUE = ("1", "true", "yes", "include")
 _FALSE = ("0", "false", "no", "exclude")
@@ -89,9 +89,9 @@ def float_param(request: web.Request, name: str, default: float, low: float, hig
 
 
 def sending_domain(request: web.Request) -> str:
-    """The ``{domain}`` of a ``/v3/{domain}/...`` path: Mailgun's 404 for one that ``--domain``
-    does not allow."""
+    """The ``{domain}`` of a ``/v3/{domain}/...`` path: Mailgun's 404 for one the account
+    does not have (not in ``--domain``, or deleted through the API)."""
     domain = request.match_info["domain"]
-    if not request.app[CONFIG].domain_allowed(domain):
+    if not request.app[DOMAINS].allows(domain):
         raise MailgunError(404, f"Domain not found: {domain}")
     return domain

@@ -261,3 +261,44 @@ def not_rendered(produced: list[dict[str, Any]], when: float, why: str) -> list[
         )
         failed.append(event)
     return failed
+
+
+def stored(
+    request: SendRequest,
+    *,
+    message_id: str,
+    storage_key: str,
+    storage_url: str,
+    received_at: float,
+    recipient: str,
+    size: int,
+    route: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``stored`` event of inbound mail kept by a route's ``store()``: what an app polls
+    (``event=stored``) before fetching ``storage.url``."""
+    return {
+        "event": "stored",
+        "id": event_id(),
+        "timestamp": received_at,
+        "log-level": "info",
+        "envelope": {"sender": _address_of(request.sender), "targets": recipient},
+        "flags": {"is-routed": True, "is-authenticated": False, "is-test-mode": False},
+        "message": {
+            "headers": {
+                "to": recipient,
+                "message-id": message_id,
+                "from": request.sender or "",
+                "subject": request.subject or "",
+            },
+            "attachments": [],
+            "recipients": [recipient],
+            "size": size,
+        },
+        "storage": {"key": storage_key, "url": storage_url},
+        "routes": [route],
+        "recipient": recipient,
+        "recipient-domain": recipient.rpartition("@")[2],
+        "campaigns": [],
+        "tags": [],
+        "user-variables": {},
+    }

@@ -7,10 +7,12 @@ stream, the web page); each has a ``routes`` table, and :data:`MODULES` lists th
 from __future__ import annotations
 
 from . import (
+    domains,
     events,
     faults,
     handshakes,
     health,
+    inbound,
     messages,
     stream,
     suppressions,
@@ -32,4 +34,6 @@ MODULES = (
     templates,
     unsubscribe,
     suppressions,
+    inbound,
+    domains,
 )

@@ -1,13 +1,15 @@
-"""Mailgun's own API, ``/v3/...`` and ``/v4/...``: a module per resource, as Mailgun documents
-them. Each module has a ``routes`` table; :data:`MODULES` lists them for the app."""
+"""Mailgun's own API, ``/v3/...``, ``/v4/...`` and ``/v1/keys``: a module per resource, as
+Mailgun documents them. Each module has a ``routes`` table; :data:`MODULES` lists them."""
 
 from __future__ import annotations
 
 from . import (
+    api_keys,
     domains,
     events,
     lists,
     messages,
+    routes,
     stats,
     stored,
     suppressions,
@@ -27,4 +29,6 @@ MODULES = (
     validation,
     stats,
     lists,
+    routes,
+    api_keys,
 )

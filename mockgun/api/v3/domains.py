@@ -1,76 +1,189 @@
-"""``GET /v3/domains`` (and ``/v4/domains``) and ``GET /v3/domains/{name}``, in Mailgun's shape.
+"""Domains in Mailgun's shape: ``/v3/domains`` and ``/v4/domains`` (list, get, create, update,
+delete, verify), their tracking settings and SMTP credentials.
 
-Lists the configured ``--domain``s, or, when none are configured, every domain that has sent.
+The official Python SDK calls the v3 paths, mailgun.js the v4 ones (and v3 for delete and
+credentials): both answer alike. What a domain is and may do lives in
+:mod:`mockgun.mailgun.domains`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from email.utils import format_datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
+from ...mailgun.domains import Domain, flag
 from ...mailgun.errors import MailgunError
-from ..keys import CONFIG, STARTED, STORE
+from ..form import read_fields
+from ..keys import DOMAINS, STORE
 from ..params import int_param
 
 routes = web.RouteTableDef()
 
-
-def _names(request: web.Request) -> list[str]:
-    config = request.app[CONFIG]
-    return sorted(config.domains) if config.domains else request.app[STORE].domains()
+_BOTH = ("/v3/domains", "/v4/domains")
 
 
-def _domain(request: web.Request, name: str) -> dict[str, Any]:
-    started = dt.datetime.fromtimestamp(request.app[STARTED], dt.timezone.utc)
+async def _form(request: web.Request) -> dict[str, str]:
+    """The first value of each field of the form body, then of the query string."""
+    fields = await read_fields(request)
+    values = dict(request.query)
+    if fields.form is not None:
+        for name, value in reversed(fields.form.fields):
+            values[name] = value
+    return values
+
+
+def _full(domain: Domain, message: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"domain": domain.as_json(), **domain.records()}
+    if message:
+        body["message"] = message
+    return body
+
+
+def _settings(values: dict[str, str]) -> dict[str, Any]:
     return {
-        "created_at": format_datetime(started, usegmt=True),
-        "id": name.replace(".", "-"),
-        "is_disabled": False,
-        "name": name,
-        "require_tls": False,
-        "skip_verification": False,
-        "smtp_login": f"postmaster@{name}",
-        "spam_action": "disabled",
-        "state": "active",
-        "type": "custom",
-        "web_prefix": "email",
-        "web_scheme": "https",
-        "wildcard": False,
+        "spam_action": values.get("spam_action") or None,
+        "wildcard": flag(values.get("wildcard"), "wildcard"),
+        "web_scheme": values.get("web_scheme") or None,
+        "web_prefix": values.get("web_prefix") or None,
     }
 
 
-@routes.get("/v3/domains")
-@routes.get("/v4/domains")
+H = TypeVar("H", bound=Callable[[web.Request], Awaitable[web.StreamResponse]])
+
+
+def _both(method: str, tail: str) -> Callable[[H], H]:
+    """Register a handler at the same path under /v3/domains and /v4/domains."""
+
+    def register(handler: H) -> H:
+        for base in _BOTH:
+            routes.route(method, base + tail)(handler)
+        return handler
+
+    return register
+
+
+@_both("GET", "")
 async def list_domains(request: web.Request) -> web.StreamResponse:
-    names = _names(request)
+    book = request.app[DOMAINS]
+    names = book.names(request.app[STORE].domains())
+    state = request.query.get("state")
     skip = int_param(request, "skip", 0, label="'skip'")
     limit = int_param(request, "limit", 100, label="'limit'")
-    items = [_domain(request, n) for n in names[skip : skip + limit]]
-    return web.json_response({"items": items, "total_count": len(names)})
+    domains = [book.require(n) for n in names]
+    if state:
+        domains = [d for d in domains if d.state == state]
+    items = [d.as_json() for d in domains[skip : skip + limit]]
+    return web.json_response({"items": items, "total_count": len(domains)})
 
 
-@routes.get("/v3/domains/{name}")
-@routes.get("/v4/domains/{name}")
+@_both("GET", "/{name}")
 async def get_domain(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"].lower()
-    if name not in _names(request):
-        raise MailgunError(404, f"Domain not found: {name}")
-    return web.json_response(
-        {
-            "domain": _domain(request, name),
-            "receiving_dns_records": [
-                {"priority": "10", "record_type": "MX", "valid": "valid", "value": f"mxa.{name}"}
-            ],
-            "sending_dns_records": [
-                {
-                    "record_type": "TXT",
-                    "valid": "valid",
-                    "name": name,
-                    "value": "v=spf1 include:mailgun.org ~all",
-                }
-            ],
-        }
+    return web.json_response(_full(request.app[DOMAINS].require(request.match_info["name"])))
+
+
+@_both("POST", "")
+async def create_domain(request: web.Request) -> web.StreamResponse:
+    values = await _form(request)
+    domain = request.app[DOMAINS].create(
+        values.get("name", ""), smtp_password=values.get("smtp_password"), **_settings(values)
     )
+    return web.json_response(_full(domain, "Domain has been created"))
+
+
+@_both("PUT", "/{name}")
+async def update_domain(request: web.Request) -> web.StreamResponse:
+    values = await _form(request)
+    domain = request.app[DOMAINS].update(request.match_info["name"], **_settings(values))
+    return web.json_response(_full(domain, "Domain has been updated"))
+
+
+@_both("DELETE", "/{name}")
+async def delete_domain(request: web.Request) -> web.StreamResponse:
+    request.app[DOMAINS].remove(request.match_info["name"])
+    return web.json_response({"message": "Domain has been deleted"})
+
+
+@_both("PUT", "/{name}/verify")
+async def verify_domain(request: web.Request) -> web.StreamResponse:
+    domain = request.app[DOMAINS].verify(request.match_info["name"])
+    return web.json_response(_full(domain, "Domain DNS records have been updated"))
+
+
+# --- tracking ------------------------------------------------------------------------------
+
+
+@_both("GET", "/{name}/tracking")
+async def get_tracking(request: web.Request) -> web.StreamResponse:
+    domain = request.app[DOMAINS].require(request.match_info["name"])
+    return web.json_response({"tracking": domain.tracking})
+
+
+@_both("PUT", "/{name}/tracking/{kind:open|click|unsubscribe}")
+async def put_tracking(request: web.Request) -> web.StreamResponse:
+    kind = request.match_info["kind"]
+    values = await _form(request)
+    book = request.app[DOMAINS]
+    domain = book.update(request.match_info["name"])  # adopts an open-mode domain
+    setting = domain.tracking[kind]
+    active = values.get("active")
+    if kind == "click" and active is not None and active.strip().lower() == "htmlonly":
+        setting["active"] = "htmlonly"
+    else:
+        value = flag(active, "active")
+        if value is not None:
+            setting["active"] = value
+    if kind == "open":
+        top = flag(values.get("place_at_the_top"), "place_at_the_top")
+        if top is not None:
+            setting["place_at_the_top"] = top
+    if kind == "unsubscribe":
+        for footer in ("html_footer", "text_footer"):
+            if footer in values:
+                setting[footer] = values[footer]
+    return web.json_response(
+        {"message": "Domain tracking settings have been updated", kind: setting}
+    )
+
+
+# --- SMTP credentials ----------------------------------------------------------------------
+
+
+@_both("GET", "/{name}/credentials")
+async def list_credentials(request: web.Request) -> web.StreamResponse:
+    domain = request.app[DOMAINS].require(request.match_info["name"])
+    skip = int_param(request, "skip", 0, label="'skip'")
+    limit = int_param(request, "limit", 100, label="'limit'")
+    items = [c.as_json() for c in domain.credentials.values()]
+    return web.json_response({"total_count": len(items), "items": items[skip : skip + limit]})
+
+
+@_both("POST", "/{name}/credentials")
+async def create_credentials(request: web.Request) -> web.StreamResponse:
+    values = await _form(request)
+    if not values.get("password"):
+        raise MailgunError(400, "'password' parameter is missing")
+    request.app[DOMAINS].add_credential(
+        request.match_info["name"], values.get("login", ""), values["password"]
+    )
+    return web.json_response({"message": "Created 1 credentials pair(s)"})
+
+
+@_both("PUT", "/{name}/credentials/{login}")
+async def change_password(request: web.Request) -> web.StreamResponse:
+    values = await _form(request)
+    if not values.get("password"):
+        raise MailgunError(400, "'password' parameter is missing")
+    request.app[DOMAINS].change_password(
+        request.match_info["name"], request.match_info["login"], values["password"]
+    )
+    return web.json_response({"message": "Password changed"})
+
+
+@_both("DELETE", "/{name}/credentials/{login}")
+async def delete_credentials(request: web.Request) -> web.StreamResponse:
+    spec = request.app[DOMAINS].remove_credential(
+        request.match_info["name"], request.match_info["login"]
+    )
+    return web.json_response({"message": "Credentials have been deleted", "spec": spec})

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ...mailgun.errors import MailgunError
 from ...mailgun.lists import MAX_BATCH, MailingList, Member, flag, parse_vars
-from ..form import csv_rows, read_form
+from ..form import csv_rows, read_fields
 from ..keys import CONFIG, LISTS
 from ..params import int_param
 
@@ -19,14 +19,11 @@ routes = web.RouteTableDef()
 
 
 async def _fields(request: web.Request) -> dict[str, Any]:
+    read = await read_fields(request, max_size=request.app[CONFIG].max_message_size)
     fields: dict[str, Any] = dict(request.query)
-    if request.can_read_body:
-        config = request.app[CONFIG]
-        form = await read_form(
-            request, max_size=config.max_message_size, timeout=config.request_timeout
-        )
-        fields.update({k: v for k, v in form.fields})
-        fields["_files"] = form.files
+    if read.form is not None:
+        fields.update({k: v for k, v in read.form.fields})
+        fields["_files"] = read.form.files
     return fields
 
 

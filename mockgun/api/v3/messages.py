@@ -11,22 +11,23 @@ from aiohttp import web
 
 from ...clock import now_rfc3339
 from ...faults import STATUS_MESSAGES, FaultRule, FaultTarget
-from ...mailgun import events, lists, mime, render, templated
+from ...mailgun import lists, mime, render, templated
 from ...mailgun.errors import MailgunError
 from ...mailgun.form import Form
 from ...mailgun.send import SendRequest, addresses, validate_mime_send, validate_send
 from ...store import StoredMessage, TransportInfo
 from ...tls.connections import ssl_object_of
+from ..accept import accept_send
 from ..form import read_form
 from ..keys import (
     CONFIG,
     CONNECTIONS,
+    DOMAINS,
     FAULTS,
     LISTS,
     OFFLOAD,
     RENDERER,
     STORE,
-    SUPPRESSIONS,
     TEMPLATES,
 )
 from ..params import sending_domain
@@ -54,6 +55,9 @@ async def send_mime(request: web.Request) -> web.Response:
 async def _send(request: web.Request, validate: Callable[[Form, str], SendRequest]) -> web.Response:
     config = request.app[CONFIG]
     domain = sending_domain(request)
+    refusal = request.app[DOMAINS].sending_refusal(domain)
+    if refusal is not None:
+        raise MailgunError(400, refusal)
     form = await read_form(
         request,
         max_size=config.max_message_size,
@@ -82,31 +86,15 @@ def accept(
     fault: str | None = None,
     template_failure: str | None = None,
 ) -> StoredMessage:
-    """Store an accepted send, then its events (``accepted``, and what follows; a permanent
-    ``failed`` per recipient instead when its template could not be rendered)."""
-    store = request.app[STORE]
-    stored = store.add(send, transport_of(request), fault=fault)
-    deliver = request.app[CONFIG].deliver
-    book = request.app[SUPPRESSIONS]
-    suppressed = {
-        r: why
-        for r in send.recipients
-        if (why := book.reason_for(send.domain, r, send.options.tags)) is not None
-    }
-    produced = events.for_send(
+    """Store an accepted send and its events (:func:`mockgun.api.accept.accept_send`)."""
+    return accept_send(
+        request.app,
         send,
-        message_id=stored.bare_id,
-        storage_key=stored.key,
-        received_at=stored.received_at,
-        peer_ip=stored.transport.peer_ip,
-        deliver=deliver and template_failure is None,
-        storage_url=f"{base_url(request)}/v3/domains/{send.domain}/messages/{stored.key}",
-        suppressed=suppressed,
+        base=base_url(request),
+        transport=transport_of(request),
+        fault=fault,
+        template_failure=template_failure,
     )
-    if template_failure is not None and not send.options.testmode:
-        produced += events.not_rendered(produced, stored.received_at + 0.001, template_failure)
-    store.events.add(send.domain, produced)
-    return stored
 
 
 #: Seconds one template render may take before its worker is stopped.

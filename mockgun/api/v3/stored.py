@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ...mailgun import mime
+from ...mailgun import inbound, mime
 from ...mailgun.errors import MailgunError, not_found
 from ...mailgun.send import parse_mailboxes
 from ...spool import Payload
@@ -64,16 +64,17 @@ def stored_json(url: str, message: Payload, recipients: str, sender: str) -> dic
         else:
             attachments.append(info)
     text, html_text = _text(plain), _text(html)
+    stripped, signature = inbound.strip_text(text or "")
     out: dict[str, Any] = {
         "recipients": recipients,
         "sender": sender,
         "from": str(msg["From"] or ""),
         "subject": str(msg["Subject"] or ""),
         "body-plain": text or "",
-        "stripped-text": (text or "").strip(),
-        "stripped-signature": "",
+        "stripped-text": stripped,
+        "stripped-signature": signature,
         "body-html": html_text or "",
-        "stripped-html": html_text or "",
+        "stripped-html": inbound.strip_html(html_text or ""),
         "attachments": attachments,
         "content-id-map": content_ids,
         "message-headers": [[k, str(v)] for k, v in msg.items()],

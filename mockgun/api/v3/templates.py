@@ -19,8 +19,8 @@ from ...mailgun.templates import (
     check_name,
     parse_headers,
 )
-from ..form import read_form
-from ..keys import CONFIG, TEMPLATES
+from ..form import Fields, read_fields
+from ..keys import TEMPLATES
 from ..params import int_param, sending_domain
 
 routes = web.RouteTableDef()
@@ -29,33 +29,11 @@ T = TypeVar("T")
 MAX_FORM = 2 * MAX_TEMPLATE_BYTES
 
 
-class _Fields:
-    """A request's parameters: its form body, then its query string (some clients send
-    ``active=yes`` on the URL)."""
-
-    def __init__(self, form: Any, query: Any) -> None:
-        self._form, self._query = form, query
-
-    def get(self, name: str) -> str | None:
-        value = self._form.get(name) if self._form is not None else None
-        if value is None:
-            value = self._query.get(name)
-        return str(value) if value is not None else None
-
-    def yes(self, name: str) -> bool:
-        return (self.get(name) or "").strip().lower() in ("yes", "true", "1")
+async def _fields(request: web.Request) -> Fields:
+    return await read_fields(request, max_size=MAX_FORM)
 
 
-async def _fields(request: web.Request) -> _Fields:
-    form = None
-    if request.can_read_body:
-        form = await read_form(
-            request, max_size=MAX_FORM, timeout=request.app[CONFIG].request_timeout
-        )
-    return _Fields(form, request.query)
-
-
-def _content(fields: _Fields, *, required: bool) -> str | None:
+def _content(fields: Fields, *, required: bool) -> str | None:
     source = fields.get("template")
     if source is None:
         if required:

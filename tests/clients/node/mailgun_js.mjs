@@ -4,7 +4,7 @@
 import FormData from "form-data";
 import Mailgun from "mailgun.js";
 
-const [url, key, scenario] = process.argv.slice(2);
+const [url, key, scenario, extra] = process.argv.slice(2);
 const mg = new Mailgun(FormData).client({ username: "api", key, url });
 const domain = "mg.example.com";
 
@@ -116,6 +116,27 @@ async function run() {
       text: "Leave the list: %mailing_list_unsubscribe_url%",
     });
     return { members: members.items.map((m) => [m.address, m.subscribed]), sent: sent.id };
+  }
+  if (scenario === "routes") {
+    // An app's inbound set-up: a route whose capture picks the region, forwarding to `extra`.
+    const route = await mg.routes.create({
+      priority: 3,
+      description: "orders by region",
+      expression: "match_recipient('^orders-(?P<region>[a-z]+)@shop\\.example\\.com$')",
+      action: [`forward("${extra}?region=\\g<region>")`, "stop()"],
+    });
+    const listed = await mg.routes.list({ limit: 10 });
+    const got = await mg.routes.get(route.id);
+    const updated = await mg.routes.update(route.id, { priority: 2 });
+    const matched = await mg.routes.matchAddress("orders-emea@shop.example.com");
+    return {
+      id: route.id,
+      listed: listed.map((r) => r.id),
+      got: got.expression,
+      updated: updated.message,
+      priority: (await mg.routes.get(route.id)).priority,
+      matched: matched.id,
+    };
   }
   throw new Error(`unknown scenario ${scenario}`);
 }
