@@ -40,7 +40,8 @@ def normalise_rfc3339(text: str) -> str:
     return rfc3339(parse_rfc3339(text).timestamp())
 
 
-def mailgun_date(moment: dt.datetime) -> str:
+def mailgun_date(moment: dt.datetime, zone: str = "UTC") -> str:
     """``Wed, 29 Aug 2018 23:31:13 UTC``: the RFC 2822 form Mailgun's management APIs write
-    (templates, suppressions, lists, tags and stats)."""
-    return format_datetime(moment.astimezone(dt.timezone.utc)).replace("+0000", "UTC")
+    (templates, suppressions, lists, tags and stats); the older ones (domains, routes,
+    credentials) write ``GMT`` (``zone="GMT"``)."""
+    return format_datetime(moment.astimezone(dt.timezone.utc)).replace("+0000", zone)

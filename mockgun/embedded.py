@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .api.inspect.views import copy_for, message_json, received_json
+from .api.keys import ROUTES
+from .api.receiving import receive
 from .config import Config
 from .faults import parse_rule
+from .mailgun.inbound import Composed
 from .mailgun.suppressions import Entry
 from .server import Server, serve
 
@@ -71,6 +74,8 @@ class ThreadedServer:
             "NODE_EXTRA_CA_CERTS": self.ca_file,
             "MAILGUN_API_URL": self.api_url,
             "MAILGUN_API_KEY": self.api_key,
+            # What an app checks webhook and inbound POST signatures with (anymail's name).
+            "MAILGUN_WEBHOOK_SIGNING_KEY": self.server.webhooks.signing_key,
         }
 
     def _call(self, func: Callable[[], T]) -> T:
@@ -172,6 +177,48 @@ class ThreadedServer:
             return count
 
         return self._call(clear)
+
+    def receive(
+        self,
+        message: bytes | str | dict[str, Any],
+        *,
+        to: str | Sequence[str] = (),
+        sender: str | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """Receive ``message`` as inbound mail and run the routes (``POST /mockgun/inbound``):
+        raw MIME (bytes or str), or fields (``from``, ``to``, ``subject``, ``text``,
+        ``html``). Returns what happened once every route POST had its first attempt: the
+        routes each recipient fired, ``deliveries``, ``stored``, ``forwarded``, ``lists``."""
+        app = self.server.app
+        assert app is not None
+        recipients = [to] if isinstance(to, str) else list(to)
+        if isinstance(message, dict):
+            fields = {k: str(v) for k, v in message.items() if k != "to"}
+            listed = message.get("to") or recipients
+            recipients = recipients or ([listed] if isinstance(listed, str) else list(listed))
+            sender = sender or fields.get("from")
+            if not sender or not recipients:
+                raise ValueError("fields need 'from' and 'to'")
+            content: bytes | Composed = Composed(
+                sender=sender,
+                to=tuple(recipients),
+                subject=fields.get("subject", ""),
+                text=fields.get("text"),
+                html=fields.get("html"),
+            )
+        else:
+            content = message.encode() if isinstance(message, str) else message
+        base = self.server.base_url
+        return self._run(
+            receive(app, content, to=recipients, sender=sender, base=base), timeout
+        )
+
+    def clear_routes(self) -> int:
+        """Forget every route; how many went."""
+        app = self.server.app
+        assert app is not None
+        return self._call(app[ROUTES].clear)
 
     def injected_faults(self) -> list[dict[str, Any]]:
         """Every response a fault rule produced, oldest first."""

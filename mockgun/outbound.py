@@ -39,7 +39,7 @@ class JsonPoster:
         files: Sequence[tuple[str, str, str, bytes]],
     ) -> tuple[int | None, str | None]:
         """POST ``multipart/form-data``, as Mailgun posts parsed inbound mail."""
-        form = aiohttp.FormData(quote_fields=False)
+        form = aiohttp.FormData(quote_fields=False, default_to_multipart=True)
         for name, value in fields:
             form.add_field(name, value)
         for name, filename, content_type, data in files:

@@ -13,7 +13,7 @@ sees only the messages and handshakes that arrived during that test.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,6 +149,20 @@ class MockgunFixture:
         example.com). Each test starts with empty lists."""
         self._server.suppress(**lists)
 
+    def receive(
+        self,
+        message: bytes | str | dict[str, Any],
+        *,
+        to: str | Sequence[str] = (),
+        sender: str | None = None,
+    ) -> dict[str, Any]:
+        """Deliver inbound mail to the routes, as Mailgun's MX would: ``message`` is raw MIME
+        (bytes or str) or fields (``{"from", "to", "subject", "text", "html"}``); ``to`` is
+        the envelope recipient(s) (default: the To and Cc headers). Returns what was done:
+        ``routes`` per recipient, ``deliveries`` (each forward() POST's first attempt, with
+        its ``status``), ``stored``, ``forwarded`` and ``lists``."""
+        return self._server.receive(message, to=to, sender=sender)
+
     def fault(self, rule: str) -> dict[str, Any]:
         """Add a fault rule for this test (e.g. ``"429 to=*@example.com times=1"``); rules are
         removed when the test ends."""
@@ -195,5 +209,6 @@ def mockgun(mockgun_server: ThreadedServer) -> Iterator[MockgunFixture]:
     """A running mockgun (TLS 1.2+) that shows this test only what this test sent."""
     mockgun_server.clear_suppressions()  # each test starts with empty suppression lists
     mockgun_server.clear_lists()  # and no mailing lists
+    mockgun_server.clear_routes()  # nor routes
     yield MockgunFixture(mockgun_server)
     mockgun_server.clear_faults()  # one test's faults never leak into the next

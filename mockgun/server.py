@@ -49,6 +49,8 @@ class Server:
     lists: ListBook
     #: The canary listener's port, when one was asked for.
     canary_port: int | None = None
+    #: The application itself (for what runs on its event loop: inbound mail, say).
+    app: web.Application | None = None
 
     @property
     def host_for_urls(self) -> str:
@@ -159,6 +161,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             lists=app[LISTS],
             webhooks=app[WEBHOOKS],
             canary_port=canary_port,
+            app=app,
         )
     finally:
         # Stop taking connections, let requests in flight (uploads too) finish, then close.

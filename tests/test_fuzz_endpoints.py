@@ -72,6 +72,15 @@ words = st.one_of(
             "{{> partial}}",
             '{"Subject": "{{a}}"}',
             '{"a": [1, 2]}',
+            "match_recipient('(?P<u>.*)@example.com')",
+            "match_header('subject', '(a|aa)+$') and catch_all()",
+            "catch_all()",
+            "forward('http://127.0.0.1:9/in?u=\\g<u>')",
+            "store(notify='http://127.0.0.1:9/n')",
+            "stop()",
+            "From: a@example.com\r\nTo: b@example.com\r\n\r\nhi",
+            "sending",
+            "domain",
         ]
     ),
 )

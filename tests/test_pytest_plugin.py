@@ -14,7 +14,7 @@ import requests
 
 from mockgun import Config, serve, serve_in_thread
 
-USER_TESTS = """
+USER_TESTS = r"""
 import requests
 from mailgun.client import Client
 
@@ -50,6 +50,52 @@ def test_requests_sees_only_its_own_messages(mockgun):
         out.write(mockgun.base_url)
 
 
+def test_inbound_mail_reaches_the_app(mockgun):
+    import hashlib, hmac, threading, urllib.parse
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    got = []
+
+    class App(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.path, self.headers["Content-Type"], body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    app = HTTPServer(("127.0.0.1", 0), App)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    resp = requests.post(
+        f"{mockgun.api_url}/routes",
+        auth=("api", mockgun.api_key),
+        data={"expression": r"match_recipient('^help-(\w+)@app\.example$')",
+              "action": f"forward('http://127.0.0.1:{app.server_port}/in/\\1')"},
+        verify=mockgun.ca_file,
+    )
+    assert resp.status_code == 200, resp.text
+    done = mockgun.receive(
+        {"from": "ann@example.com", "subject": "Help", "text": "Broken.\n-- \nAnn"},
+        to="help-billing@app.example",
+    )
+    assert [d["status"] for d in done["deliveries"]] == [200]
+    (path, content_type, body), = got
+    assert path == "/in/billing" and content_type.startswith("multipart/form-data")
+    assert b"Broken." in body and b'name="stripped-signature"' in body
+    key = mockgun.env()["MAILGUN_WEBHOOK_SIGNING_KEY"].encode()
+    from email.parser import BytesParser
+    head = b"Content-Type: " + content_type.encode() + b"\r\n\r\n"
+    form = BytesParser().parsebytes(head + body)
+    fields = {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in form.get_payload()
+    }
+    expected = hmac.new(key, fields["timestamp"] + fields["token"], hashlib.sha256).hexdigest()
+    assert fields["signature"].decode() == expected
+
+
 def test_faults_last_for_one_test(mockgun):
     mockgun.fault("503 to=*@example.com")
     resp = requests.post(
@@ -81,7 +127,7 @@ def run(pytester: pytest.Pytester, expected_tls: str, *args: str) -> pytest.RunR
 
 def test_fixture_works_with_no_setup_and_isolates_tests(pytester: pytest.Pytester) -> None:
     result = run(pytester, "TLSv1.3")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     # The session's server stopped when the session ended.
     url = (pytester.path / "server-url.txt").read_text()
     port = int(url.rsplit(":", 1)[1])
@@ -90,12 +136,12 @@ def test_fixture_works_with_no_setup_and_isolates_tests(pytester: pytest.Pyteste
 
 
 def test_tls_max_option(pytester: pytest.Pytester) -> None:
-    run(pytester, "TLSv1.2", "--mockgun-tls-max=1.2").assert_outcomes(passed=5)
+    run(pytester, "TLSv1.2", "--mockgun-tls-max=1.2").assert_outcomes(passed=6)
 
 
 def test_tls_max_ini_setting(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmockgun_tls_max = 1.2\n")
-    run(pytester, "TLSv1.2").assert_outcomes(passed=5)
+    run(pytester, "TLSv1.2").assert_outcomes(passed=6)
 
 
 def test_programmatic_use_without_pytest() -> None:
@@ -192,7 +238,7 @@ def test_session_summary_and_the_legacy_gate(pytester: pytest.Pytester) -> None:
 
 def test_a_session_of_modern_clients_passes_the_gate(pytester: pytest.Pytester) -> None:
     result = run(pytester, "TLSv1.3", "--mockgun-fail-on-legacy")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*No client offered legacy TLS*"])
 

@@ -64,7 +64,7 @@ class ApiKey:
     def as_json(self) -> dict[str, Any]:
         def date(ts: float | None) -> str | None:
             moment = None if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc)
-            return None if moment is None else mailgun_date(moment)
+            return None if moment is None else mailgun_date(moment, "GMT")
 
         return {
             "id": self.id,

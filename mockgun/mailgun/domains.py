@@ -40,7 +40,7 @@ _TEXT_FOOTER = "\n\nTo unsubscribe click: <%unsubscribe_url%>\n\n"
 
 
 def _date(ts: float) -> str:
-    return mailgun_date(dt.datetime.fromtimestamp(ts, dt.timezone.utc))
+    return mailgun_date(dt.datetime.fromtimestamp(ts, dt.timezone.utc), "GMT")
 
 
 def _digest(password: str, salt: bytes) -> bytes:

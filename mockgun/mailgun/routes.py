@@ -76,7 +76,9 @@ class Route:
             "description": self.description,
             "expression": self.expression,
             "actions": list(self.actions),
-            "created_at": mailgun_date(dt.datetime.fromtimestamp(self.created_at, dt.timezone.utc)),
+            "created_at": mailgun_date(
+                dt.datetime.fromtimestamp(self.created_at, dt.timezone.utc), "GMT"
+            ),
         }
 
     @property

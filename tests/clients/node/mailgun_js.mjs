@@ -138,6 +138,29 @@ async function run() {
       matched: matched.id,
     };
   }
+  if (scenario === "domains") {
+    // A SaaS onboarding a customer's domain: create, verify, settings, SMTP login, send, remove.
+    const name = "js-tenant.example.com";
+    const created = await mg.domains.create({ name, smtp_password: "first-pw-1" });
+    const verified = await mg.domains.verify(name);
+    const listed = await mg.domains.list();
+    await mg.domains.domainTracking.updateTracking(name, "open", { active: true });
+    const tracking = await mg.domains.domainTracking.getTracking(name);
+    await mg.domains.domainCredentials.create(name, { login: "smtp", password: "second-pw-2" });
+    const credentials = await mg.domains.domainCredentials.list(name);
+    const sent = await mg.messages.create(name, { from: `shop@${name}`, to: "ann@example.com", subject: "s", text: "t" });
+    const destroyed = await mg.domains.destroy(name);
+    return {
+      created: created.state,
+      verified: verified.state,
+      records: verified.sending_dns_records.map((r) => r.record_type).sort(),
+      listed: listed.map((d) => d.name),
+      tracking: tracking.open.active,
+      credentials: credentials.items.map((c) => c.login).sort(),
+      sent: Boolean(sent.id),
+      destroyed: destroyed.message,
+    };
+  }
   throw new Error(`unknown scenario ${scenario}`);
 }
 
