@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from ..clock import rfc3339
-from ..mailgun import events, forwarding, inbound, lists
+from ..mailgun import events, forwarding, ids, inbound, lists
 from ..mailgun.errors import MailgunError
 from ..mailgun.inbound import Composed, Examined, InboundError
 from ..mailgun.routes import Match
@@ -91,8 +91,10 @@ async def receive(
     examined = await _examine(app, message, to)
     received = examined.received
     envelope_from = inbound.envelope_sender(received, sender)
+    inbound_id = f"inbound-{ids.token(9)}"  # Message-Ids repeat (a test resends its fixture)
     record: dict[str, Any] = {
-        "id": received.header("Message-Id").strip().strip("<>") or None,
+        "id": inbound_id,
+        "message_id": received.header("Message-Id").strip().strip("<>") or None,
         "ts": rfc3339(time.time()),
         "sender": envelope_from,
         "from": received.header("From"),
@@ -109,8 +111,6 @@ async def receive(
         "lists": [],
         "deliveries": [],
     }
-    inbound_id = record["id"] or f"inbound-{time.time_ns()}"
-    record["id"] = inbound_id
     posts: list[asyncio.Task[dict[str, Any]]] = []
     forwarder = app[FORWARDER]
     for recipient, matches in examined.matches:
