@@ -210,9 +210,7 @@ class ThreadedServer:
         else:
             content = message.encode() if isinstance(message, str) else message
         base = self.server.base_url
-        return self._run(
-            receive(app, content, to=recipients, sender=sender, base=base), timeout
-        )
+        return self._run(receive(app, content, to=recipients, sender=sender, base=base), timeout)
 
     def clear_routes(self) -> int:
         """Forget every route; how many went."""
