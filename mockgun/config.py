@@ -143,17 +143,18 @@ class Config:
         True, "Whether accepted messages get 'delivered' events (test-mode ones never do)."
     )
     #: Keep at most this many messages (oldest evicted, and counted); None: no limit.
-    max_messages: int | None = _setting(
-        None,
-        "Keep at most this many messages; older ones are evicted and counted. Default: all.",
-        low=1,
+    max_messages: int = _setting(
+        5000,
+        "Keep at most this many messages; older ones are evicted and counted. 0: keep all.",
+        low=0,
     )
-    #: Keep at most this many events (Mailgun keeps events longer than messages); None: all.
-    max_events: int | None = _setting(
-        None,
+    #: Keep at most this many events (Mailgun keeps events longer than messages); 0: all.
+    max_events: int = _setting(
+        50000,
         "Keep at most this many events; older ones are evicted and counted in "
-        "/mockgun/health. Default: all (events outlive evicted messages, as at Mailgun).",
-        low=1,
+        "/mockgun/health (ten per kept message: events outlive messages, as at Mailgun). "
+        "0: keep all.",
+        low=0,
     )
     #: A second TLS port serving a certificate no client should accept; None: off.
     canary_port: int | None = _setting(

@@ -7,19 +7,21 @@ a message is shown is the API's (:mod:`mockgun.api.inspect.views`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import itertools
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .clock import parse_rfc3339
 from .mailgun import ids, mime
 from .mailgun.eventlog import EventLog
 from .mailgun.send import SendRequest
+from .mailgun.seqindex import SeqList
 from .spool import Payload, Spool
 
 
@@ -48,6 +50,8 @@ class StoredMessage:
     spool: Spool | None = field(default=None, repr=False, compare=False)
     #: The id of the fault rule that delayed this message, if one did.
     fault: str | None = None
+    #: Arrival order in the store (what its indexes are sorted by).
+    seq: int = 0
     #: Held while the MIME message is built or adopted, so that it is built once.
     _building: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
@@ -166,6 +170,52 @@ def build_parts(
     return mime.render(request, message_id, date, spool=spool), ()
 
 
+@dataclass(frozen=True)
+class Query:
+    """What a listing asks the store for: exact ``domain``, ``to`` (any recipient) and
+    ``tag``; parts of ``sender`` and ``subject``; ``query`` in any of those; ``since`` a
+    message id or an RFC 3339 time."""
+
+    since: str | None = None
+    domain: str | None = None
+    to: str | None = None
+    sender: str | None = None
+    subject: str | None = None
+    tag: str | None = None
+    query: str | None = None
+    #: Only messages stored after this one (by ``seq``): what a waiter has not seen yet.
+    after_seq: int = 0
+
+    @classmethod
+    def of(cls, since: str | None, filters: Mapping[str, str | None]) -> Query:
+        """From keyword filters (``domain=``, ``to=``, ...); an unknown name is a TypeError."""
+        unknown = set(filters) - set(_FILTER_NAMES)
+        if unknown:
+            raise TypeError(f"unknown filters: {', '.join(sorted(unknown))}")
+        get = filters.get
+        return cls(
+            since=since,
+            domain=get("domain"),
+            to=get("to"),
+            sender=get("sender"),
+            subject=get("subject"),
+            tag=get("tag"),
+            query=get("query"),
+        )
+
+    def filters(self) -> dict[str, str | None]:
+        return {
+            "domain": self.domain,
+            "to": self.to,
+            "sender": self.sender,
+            "subject": self.subject,
+            "tag": self.tag,
+            "query": self.query,
+        }
+
+
+_FILTER_NAMES = ("domain", "to", "sender", "subject", "tag", "query")
+
 #: A message id a sender may choose: no spaces or angle brackets, an @, at most 250 characters.
 _MESSAGE_ID = re.compile(r"[^\s<>@]{1,200}@[^\s<>@]{1,50}")
 
@@ -185,6 +235,11 @@ class MessageStore:
         self._messages: OrderedDict[str, StoredMessage] = OrderedDict()
         self._by_key: dict[str, str] = {}
         self._seq = itertools.count(1)
+        # Indexes (lower-cased keys), so that a page or a lookup never walks the whole store.
+        self._all: SeqList[StoredMessage] = SeqList()
+        self._by_domain: dict[str, SeqList[StoredMessage]] = {}
+        self._by_recipient: dict[str, SeqList[StoredMessage]] = {}
+        self._by_tag: dict[str, SeqList[StoredMessage]] = {}
         self._stamp: tuple[int, str] = (-1, "")
         self.max_messages = max_messages
         self.evicted = 0
@@ -230,14 +285,20 @@ class MessageStore:
             transport=transport,
             spool=self.spool,
             fault=fault,
+            seq=next(self._seq),
         )
         self._messages[message.bare_id] = message
         self._by_key[message.key] = message.bare_id
+        self._all.append(message.seq, message)
+        for index, keys in self._index_keys(message):
+            for key in keys:
+                index.setdefault(key, SeqList()).append(message.seq, message)
         for listener in self.listeners:  # before its events (the caller adds those next)
             listener(message)
         while self.max_messages is not None and len(self._messages) > self.max_messages:
             _, old = self._messages.popitem(last=False)
             self._by_key.pop(old.key, None)
+            self._unindex(old)
             old.discard_files()
             self.evicted += 1
         for waiter in list(self._waiters):
@@ -252,15 +313,77 @@ class MessageStore:
         bare = self._by_key.get(key)
         return self._messages.get(bare) if bare else None
 
+    def _index_keys(
+        self, message: StoredMessage
+    ) -> list[tuple[dict[str, SeqList[StoredMessage]], set[str]]]:
+        req = message.request
+        return [
+            (self._by_domain, {message.domain.lower()}),
+            (self._by_recipient, {r.lower() for r in req.recipients}),
+            (self._by_tag, {t.lower() for t in req.options.tags}),
+        ]
+
+    def _unindex(self, old: StoredMessage) -> None:
+        """Drop an evicted message (the oldest) from every index it is in."""
+        self._all.drop_through(old.seq)
+        for index, keys in self._index_keys(old):
+            for key in keys:
+                entries = index.get(key)
+                if entries is not None:
+                    entries.drop_through(old.seq)
+                    if not entries:
+                        del index[key]
+
     def find(self, *, since: str | None = None, **filters: str | None) -> list[StoredMessage]:
         """Oldest first. ``since``: a message id (messages after it) or an RFC 3339 time."""
-        messages = list(self._messages.values())
-        if since:
-            messages = _after(messages, since)
-        return [m for m in messages if m.matches(**filters)]
+        return self.page(Query.of(since, filters))[0]
+
+    def page(
+        self, query: Query, *, newest_first: bool = False, limit: int | None = None
+    ) -> tuple[list[StoredMessage], int]:
+        """One page of matching messages and how many match in all. The smallest index among
+        ``domain``, ``to`` and ``tag`` (exact, any case) is walked from ``since``; other
+        filters (parts of the sender, subject, or ``query``) are checked on what it holds.
+        Raises ValueError for a ``since`` that is neither a stored id nor an RFC 3339 time."""
+        exact = (
+            ("domain", self._by_domain, query.domain),
+            ("to", self._by_recipient, query.to),
+            ("tag", self._by_tag, query.tag),
+        )
+        candidates = self._all
+        used = None
+        for name, index, value in exact:
+            if value is None:
+                continue
+            entries = index.get(value.lower())
+            if entries is None:
+                return [], 0
+            if used is None or len(entries) < len(candidates):
+                candidates, used = entries, name
+        rest = {k: v for k, v in query.filters().items() if v is not None and k != used}
+        position = candidates.start
+        if query.since:
+            position = self._position_after(candidates, query.since)
+        if query.after_seq:
+            position = max(position, candidates.first_after(query.after_seq))
+        if not rest:
+            walk = candidates.backward(position) if newest_first else candidates.forward(position)
+            return list(itertools.islice(walk, limit)), candidates.end - position
+        matching = [m for m in candidates.forward(position) if m.matches(**rest)]
+        if newest_first:
+            matching.reverse()
+        return (matching if limit is None else matching[:limit]), len(matching)
+
+    def _position_after(self, candidates: SeqList[StoredMessage], since: str) -> int:
+        bare = since.strip().strip("<>")
+        message = self._messages.get(bare)
+        if message is not None:
+            return candidates.first_after(message.seq)
+        cutoff = parse_rfc3339(since).timestamp()  # an RFC 3339 time; ValueError otherwise
+        return candidates.first_where_at_least(cutoff, key=lambda m: m.received_at)
 
     def domains(self) -> list[str]:
-        return sorted({m.domain.lower() for m in self._messages.values()})
+        return sorted(self._by_domain)
 
     def clear(self) -> int:
         count = len(self._messages)
@@ -269,6 +392,10 @@ class MessageStore:
         self._messages.clear()
         self.events.clear()
         self._by_key.clear()
+        self._all = SeqList()
+        self._by_domain.clear()
+        self._by_recipient.clear()
+        self._by_tag.clear()
         for listener in self.listeners:
             listener(None)
         return count
@@ -280,12 +407,13 @@ class MessageStore:
         that is here or arrives within ``timeout``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        checked: set[str] = set()
+        query = Query.of(since, filters)
         while True:
-            for message in self.find(since=since, **filters):
-                if message.bare_id not in checked:
-                    return message
-            checked.update(self._messages)
+            found, _ = self.page(query, limit=1)
+            if found:
+                return found[0]
+            newest = self._all.newest()
+            query = dataclasses.replace(query, after_seq=newest.seq if newest else query.after_seq)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
@@ -297,12 +425,3 @@ class MessageStore:
                 return None
             finally:
                 self._waiters.discard(waiter)
-
-
-def _after(messages: list[StoredMessage], since: str) -> list[StoredMessage]:
-    bare_ids = [m.bare_id for m in messages]
-    bare = since.strip().strip("<>")
-    if bare in bare_ids:
-        return messages[bare_ids.index(bare) + 1 :]
-    cutoff = parse_rfc3339(since).timestamp()  # an RFC 3339 time; ValueError otherwise
-    return [m for m in messages if m.received_at >= cutoff]

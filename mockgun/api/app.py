@@ -178,7 +178,9 @@ def create_app(
     app[INFLIGHT] = inflight
     app[CONFIG] = config
     app[STORE] = MessageStore(
-        max_messages=config.max_messages, max_events=config.max_events, spool=spool
+        max_messages=config.max_messages or None,
+        max_events=config.max_events or None,
+        spool=spool,
     )
     app[CONNECTIONS] = connections
     app[HANDSHAKES] = handshakes if handshakes is not None else HandshakeLog.in_memory()

@@ -13,7 +13,9 @@ import itertools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from .seqindex import SeqList
 
 MAX_LIMIT = 300
 DEFAULT_LIMIT = 100
@@ -94,6 +96,18 @@ def _matches(event: dict[str, Any], name: str, value: str) -> bool:
     return any(w in have for w in wanted)
 
 
+K = TypeVar("K")
+
+
+def _drop(index: dict[K, SeqList[StoredEvent]], key: K, seq: int) -> None:
+    """Forget an evicted event in one index (and the key once nothing is left under it)."""
+    entries = index.get(key)
+    if entries is not None:
+        entries.drop_through(seq)
+        if not entries:
+            del index[key]
+
+
 class EventLog:
     def __init__(self, max_events: int | None = None) -> None:
         #: Called with (domain, new events) whenever events are added: webhooks listen here.
@@ -102,6 +116,12 @@ class EventLog:
         self._events: collections.deque[StoredEvent] = collections.deque(maxlen=max_events)
         self.evicted = 0
         self._seq = itertools.count(1)
+        # Indexes, so that a page reads what it shows, not every event stored: by domain, by
+        # domain and event type (the filter apps use most: event=stored, event=failed), and
+        # by message (a message's own events).
+        self._by_domain: dict[str, SeqList[StoredEvent]] = {}
+        self._by_kind: dict[tuple[str, str], SeqList[StoredEvent]] = {}
+        self._by_message: dict[str, SeqList[StoredEvent]] = {}
 
     def __len__(self) -> int:
         return len(self._events)
@@ -109,40 +129,78 @@ class EventLog:
     def clear(self) -> None:
         """Forget every event (sequence numbers keep counting, so old page tokens stay valid)."""
         self._events.clear()
+        self._by_domain.clear()
+        self._by_kind.clear()
+        self._by_message.clear()
+
+    @staticmethod
+    def _keys(event: StoredEvent) -> tuple[str, str, str]:
+        data = event.data
+        message_id = str(data.get("message", {}).get("headers", {}).get("message-id", ""))
+        return event.domain, str(data.get("event", "")).lower(), message_id
 
     def add(self, domain: str, events: Iterable[dict[str, Any]]) -> None:
         added = list(events)
         for data in added:
             if len(self._events) == self._events.maxlen:
                 self.evicted += 1
-            self._events.append(StoredEvent(next(self._seq), domain.lower(), data))
+                self._unindex(self._events[0])
+            event = StoredEvent(next(self._seq), domain.lower(), data)
+            self._events.append(event)
+            domain_key, kind, message_id = self._keys(event)
+            self._by_domain.setdefault(domain_key, SeqList()).append(event.seq, event)
+            self._by_kind.setdefault((domain_key, kind), SeqList()).append(event.seq, event)
+            self._by_message.setdefault(message_id, SeqList()).append(event.seq, event)
         for listener in self.listeners:
             listener(domain, added)
 
+    def _unindex(self, oldest: StoredEvent) -> None:
+        domain_key, kind, message_id = self._keys(oldest)
+        _drop(self._by_domain, domain_key, oldest.seq)
+        _drop(self._by_kind, (domain_key, kind), oldest.seq)
+        _drop(self._by_message, message_id, oldest.seq)
+
     def for_message(self, bare_id: str) -> list[dict[str, Any]]:
-        return [
-            e.data
-            for e in self._events
-            if e.data.get("message", {}).get("headers", {}).get("message-id") == bare_id
-        ]
+        entries = self._by_message.get(bare_id)
+        return [e.data for e in entries.forward()] if entries is not None else []
+
+    def _candidates(self, domain: str, query: EventQuery) -> SeqList[StoredEvent] | None:
+        """The smallest index that holds every event the query can select."""
+        kinds = [v for name, v in query.filters if name == "event"]
+        if len(kinds) == 1 and len(_alternatives(kinds[0])) == 1:
+            return self._by_kind.get((domain, _alternatives(kinds[0])[0]))
+        return self._by_domain.get(domain)
 
     def page(self, domain: str, query: EventQuery) -> list[StoredEvent]:
-        """The events of one page, in the query's direction."""
-        selected = [e for e in self._events if self._selected(e, domain.lower(), query)]
-        if not query.ascending:
-            selected.reverse()
-
-        def after(e: StoredEvent) -> bool:
-            return e.seq > query.seq if query.ascending else e.seq < query.seq
-
-        if query.page == "first":
-            return selected[: query.limit]
-        if query.page == "last":
-            return selected[-query.limit :] if query.limit else []
-        if query.page == "after":
-            return [e for e in selected if after(e)][: query.limit]
-        before = [e for e in selected if e.seq != query.seq and not after(e)]
-        return before[-query.limit :] if query.limit else []
+        """The events of one page, in the query's direction: read from the position the page
+        starts at, only until it is full."""
+        domain = domain.lower()
+        entries = self._candidates(domain, query)
+        if entries is None or not query.limit:
+            return []
+        forward = query.ascending
+        if query.page in ("after", "before"):
+            # "after" continues in the query's direction; "before" goes back against it.
+            forward = forward if query.page == "after" else not forward
+            newer = forward  # walking towards newer events
+            start = (
+                entries.first_after(query.seq) if newer else entries.first_at_or_after(query.seq)
+            )
+        else:
+            # "first" starts at the query's own end; "last" at the other end, walking back.
+            forward = forward if query.page == "first" else not forward
+            start = entries.start if forward else entries.end
+        walk = entries.forward(start) if forward else entries.backward_from(start)
+        found: list[StoredEvent] = []
+        for event in walk:
+            if self._selected(event, domain, query):
+                found.append(event)
+                if len(found) >= query.limit:
+                    break
+        # A page is always in the query's direction, whichever way it was read.
+        if forward != query.ascending:
+            found.reverse()
+        return found
 
     @staticmethod
     def _selected(event: StoredEvent, domain: str, query: EventQuery) -> bool:

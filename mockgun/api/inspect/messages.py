@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ...mailgun.errors import MailgunError, not_found
 from ...spool import Payload
-from ...store import StoredMessage
+from ...store import Query, StoredMessage
 from ..keys import OFFLOAD, STORE
 from ..offload import built
 from ..params import choice_param, float_param, optional_int
@@ -41,16 +41,16 @@ async def list_messages(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
     order = choice_param(request, "order", ("oldest", "newest"))
     limit = optional_int(request, "limit")
+    query = Query.of(request.query.get("since"), _filters(request))
     try:
-        found = store.find(since=request.query.get("since"), **_filters(request))
+        shown, total = store.page(query, newest_first=order == "newest", limit=limit)
     except ValueError:
         raise _bad_since() from None
-    shown = found[::-1] if order == "newest" else found
     return await json_answer(
         request,
         {
-            "items": [message_json(m) for m in shown[:limit]],
-            "total": len(found),
+            "items": [message_json(m) for m in shown],
+            "total": total,
             "evicted": store.evicted,
             "domains": store.domains(),
         },
