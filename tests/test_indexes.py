@@ -1,15 +1,18 @@
-"""The store's and the event log's indexes give exactly what a walk over everything gives:
-each is checked against a plain scan (the code they replaced), on random contents, evictions
-and queries."""
+"""Faster paths give exactly what the plain ones gave: the store's and the event log's indexes
+against a walk over everything (the code they replaced), on random contents, evictions and
+queries; the C form decoder against the standard library's."""
 
 from __future__ import annotations
 
 import dataclasses
+import urllib.parse
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mockgun.api import form
+from mockgun.mailgun.errors import MailgunError
 from mockgun.mailgun.eventlog import EventLog, EventQuery, StoredEvent, _matches
 from mockgun.mailgun.options import SendOptions
 from mockgun.mailgun.send import Mailbox, SendRequest
@@ -160,3 +163,32 @@ def test_message_pages_match_a_full_scan(
     ordered = expected[::-1] if newest_first else expected
     assert items == (ordered if limit is None else ordered[:limit])
     assert store.domains() == sorted({m.domain.lower() for m in kept})
+
+
+def _stdlib_decode(raw: bytes) -> str | None:
+    try:
+        return urllib.parse.unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=60),
+        st.text(max_size=40).map(lambda t: urllib.parse.quote_plus(t).encode()),
+        st.lists(
+            st.sampled_from([b"%", b"2", b"5", b"e", b"C3", b"A9", b"ff", b"+", b"a", b"\xc3"])
+        ).map(b"".join),
+    )
+)
+def test_the_fast_form_decoder_agrees_with_the_standard_library(raw: bytes) -> None:
+    """What form.py decodes with yarl's C unquoter is what urllib decodes, or the same 400."""
+    assert form._c_unquote is not None  # the fast path is the one under test
+    if form._BAD_ESCAPE.search(raw):
+        return  # refused before decoding
+    expected = _stdlib_decode(raw)
+    try:
+        assert form._decode_qs(raw) == expected
+    except MailgunError as exc:
+        assert expected is None and exc.status == 400

