@@ -21,7 +21,7 @@ from .clock import parse_rfc3339
 from .mailgun import ids, mime
 from .mailgun.eventlog import EventLog
 from .mailgun.send import SendRequest
-from .mailgun.seqindex import SeqList
+from .seqindex import SeqList
 from .spool import Payload, Spool
 
 

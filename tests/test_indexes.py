@@ -17,6 +17,7 @@ from mockgun.mailgun.eventlog import EventLog, EventQuery, StoredEvent, _matches
 from mockgun.mailgun.options import SendOptions
 from mockgun.mailgun.send import Mailbox, SendRequest
 from mockgun.store import MessageStore, Query
+from mockgun.tls.handshake_log import HandshakeLog
 
 DOMAINS = ["a.com", "B.com"]
 KINDS = ["accepted", "delivered", "stored"]
@@ -192,3 +193,38 @@ def test_the_fast_form_decoder_agrees_with_the_standard_library(raw: bytes) -> N
         assert form._decode_qs(raw) == expected
     except MailgunError as exc:
         assert expected is None and exc.status == 400
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    written=st.lists(
+        st.tuples(st.sampled_from(["ok", "rejected", "failed"]), st.booleans()), max_size=50
+    ),
+    memory=st.integers(1, 30),
+    outcomes=st.lists(st.sampled_from(["ok", "rejected", "failed", "insecure"]), max_size=3),
+    newest_first=st.booleans(),
+    limit=st.one_of(st.none(), st.integers(0, 6)),
+    since=st.one_of(st.none(), st.integers(0, 50).map(str)),
+)
+def test_handshake_selection_matches_a_full_scan(
+    written: list[tuple[str, bool]],
+    memory: int,
+    outcomes: list[str],
+    newest_first: bool,
+    limit: int | None,
+    since: str | None,
+) -> None:
+    log = HandshakeLog.in_memory(memory)
+    for conn_id, (outcome, healthcheck) in enumerate(written, start=1):
+        record: Any = {"conn_id": conn_id, "ts": "2026-12-03T00:00:00.000Z", "outcome": outcome}
+        if healthcheck:
+            record["healthcheck"] = True
+        log.write(record)
+    kept = list(reversed(log.records)) if newest_first else list(log.records)
+    expected = [
+        k.record()
+        for k in kept
+        if (not outcomes or k.outcome in outcomes) and (since is None or k.conn_id > int(since))
+    ]
+    got = log.select(outcomes=outcomes, since=since, limit=limit, newest_first=newest_first)
+    assert got == (expected if limit is None else expected[:limit])

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .seqindex import SeqList
+from ..seqindex import SeqList
 
 MAX_LIMIT = 300
 DEFAULT_LIMIT = 100

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import heapq
+import itertools
 import json
 import os
 import queue
@@ -27,6 +29,7 @@ from typing import Any, NamedTuple, TextIO
 
 from ..clock import normalise_rfc3339
 from ..log import logger
+from ..seqindex import SeqList
 from .records import HandshakeRecord, new_run_id
 
 
@@ -39,6 +42,8 @@ class Kept(NamedTuple):
     outcome: str
     healthcheck: bool
     line: bytes
+    #: Write order (what the per-outcome index is sorted by).
+    seq: int = 0
 
     def record(self) -> HandshakeRecord:
         parsed: HandshakeRecord = json.loads(self.line)
@@ -91,6 +96,9 @@ class HandshakeLog:
         #: Written into every line: which server start it came from.
         self.run = new_run_id()
         self.records: collections.deque[Kept] = collections.deque()
+        #: The same records by outcome, so that ``outcome=refused`` reads only refusals.
+        self._by_outcome: dict[str, SeqList[Kept]] = {}
+        self._seq = itertools.count(1)
         self._held = 0
         self._max_records = memory
         self._max_bytes = memory_bytes
@@ -164,12 +172,19 @@ class HandshakeLog:
             record["outcome"],
             bool(record.get("healthcheck")),
             line,
+            next(self._seq),
         )
         self.records.append(kept)
+        self._by_outcome.setdefault(kept.outcome, SeqList()).append(kept.seq, kept)
         self._held += len(line) + _KEPT_OVERHEAD
         while len(self.records) > self._max_records or self._held > self._max_bytes:
-            self._held -= len(self.records.popleft().line) + _KEPT_OVERHEAD
+            old = self.records.popleft()
+            self._held -= len(old.line) + _KEPT_OVERHEAD
             self.evicted += 1
+            entries = self._by_outcome[old.outcome]
+            entries.drop_through(old.seq)
+            if not entries:
+                del self._by_outcome[old.outcome]
 
     def _reopen(self) -> bool:
         assert self._path is not None
@@ -262,7 +277,12 @@ class HandshakeLog:
             else:
                 after_ts = normalise_rfc3339(since)
         out: list[HandshakeRecord] = []
-        for kept in reversed(self.records) if newest_first else self.records:
+        walk: Iterable[Kept] = reversed(self.records) if newest_first else self.records
+        if wanted:  # only those outcomes' records, merged back into write order
+            lists = [self._by_outcome[o] for o in wanted if o in self._by_outcome]
+            walks = [e.backward() if newest_first else e.forward() for e in lists]
+            walk = heapq.merge(*walks, key=lambda k: k.seq, reverse=newest_first)
+        for kept in walk:
             if limit is not None and len(out) >= limit:
                 break
             if wanted and kept.outcome not in wanted:
