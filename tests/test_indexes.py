@@ -62,6 +62,7 @@ queries = st.builds(
         st.sampled_from(KINDS).map(lambda k: (("event", k),)),
         st.just((("event", "accepted OR stored"),)),
         st.integers(0, 5).map(lambda m: (("message-id", f"m{m}"),)),
+        st.integers(0, 5).map(lambda m: (("message-id", f"<M{m}>"),)),
     ),
     begin=st.one_of(st.none(), st.floats(0, 9)),
     ascending=st.booleans(),
@@ -86,16 +87,15 @@ def test_event_pages_match_a_full_scan(
         data: dict[str, Any] = {
             "event": kind,
             "timestamp": ts,
-            "message": {"headers": {"message-id": f"m{message}"}},
+            "message": {"headers": {"message-id": f"{'m' if message % 2 else 'M'}{message}"}},
         }
         log.add(dom, [data])
     kept = list(log._events)
     assert log.page(domain, query) == scan_page(kept, domain, query)
     for message in range(6):
-        expected = [
-            e.data for e in kept if e.data["message"]["headers"]["message-id"] == f"m{message}"
-        ]
-        assert log.for_message(f"m{message}") == expected
+        for bare in (f"m{message}", f"M{message}"):
+            expected = [e.data for e in kept if e.data["message"]["headers"]["message-id"] == bare]
+            assert log.for_message(bare) == expected
 
 
 def _send(domain: str, to: list[str], tags: list[str], subject: str) -> SendRequest:

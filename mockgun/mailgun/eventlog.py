@@ -137,7 +137,7 @@ class EventLog:
     def _keys(event: StoredEvent) -> tuple[str, str, str]:
         data = event.data
         message_id = str(data.get("message", {}).get("headers", {}).get("message-id", ""))
-        return event.domain, str(data.get("event", "")).lower(), message_id
+        return event.domain, str(data.get("event", "")).lower(), message_id.lower()
 
     def add(self, domain: str, events: Iterable[dict[str, Any]]) -> None:
         added = list(events)
@@ -161,15 +161,30 @@ class EventLog:
         _drop(self._by_message, message_id, oldest.seq)
 
     def for_message(self, bare_id: str) -> list[dict[str, Any]]:
-        entries = self._by_message.get(bare_id)
-        return [e.data for e in entries.forward()] if entries is not None else []
+        entries = self._by_message.get(bare_id.lower())  # the index is by id in lower case
+        if entries is None:
+            return []
+        return [
+            e.data
+            for e in entries.forward()
+            if e.data.get("message", {}).get("headers", {}).get("message-id") == bare_id
+        ]
 
     def _candidates(self, domain: str, query: EventQuery) -> SeqList[StoredEvent] | None:
-        """The smallest index that holds every event the query can select."""
-        kinds = [v for name, v in query.filters if name == "event"]
-        if len(kinds) == 1 and len(_alternatives(kinds[0])) == 1:
-            return self._by_kind.get((domain, _alternatives(kinds[0])[0]))
-        return self._by_domain.get(domain)
+        """The smallest index that holds every event the query can select: one message's
+        events, one type's, or the domain's."""
+        choices: list[SeqList[StoredEvent] | None] = [self._by_domain.get(domain)]
+        for name, value in query.filters:
+            wanted = _alternatives(value)
+            if len(wanted) != 1:
+                continue
+            if name == "event":
+                choices.append(self._by_kind.get((domain, wanted[0])))
+            elif name == "message-id":
+                choices.append(self._by_message.get(wanted[0].strip("<>")))
+        if any(c is None for c in choices):
+            return None  # a filter that no stored event can meet
+        return min((c for c in choices if c is not None), key=len)
 
     def page(self, domain: str, query: EventQuery) -> list[StoredEvent]:
         """The events of one page, in the query's direction: read from the position the page
