@@ -7,8 +7,9 @@ For each size, one mockgun on a background thread (``serve_in_thread``, real TLS
 ephemeral port, nothing evicted) is filled directly on its event loop: messages through the
 same path an API send takes (stored, ``accepted`` and ``delivered`` events; three domains,
 twenty recipients, ten tags: every filter fills a page at every size), and as many handshake
-records (1 % refused). Then a keep-alive HTTPS client asks each endpoint ``--requests`` times; the table gives the median latency per
-size and the ratio of the largest size to the smallest (flat is 1.0x). Filling is not timed.
+records (1 % refused). Then a keep-alive HTTPS client asks each endpoint ``--requests``
+times; the table gives the median latency per size and the ratio of the largest size to the
+smallest (flat is 1.0x). Filling is not timed.
 """
 
 from __future__ import annotations
