@@ -15,6 +15,7 @@ smallest (flat is 1.0x). Filling is not timed.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import tempfile
 import time
@@ -86,10 +87,10 @@ def fill(server: ThreadedServer, size: int) -> str:
 
     for start in range(0, size, CHUNK):
         stop = min(size, start + CHUNK)
-        mid = server._call(lambda a=start, b=stop: messages(a, b))
+        mid = server._call(functools.partial(messages, start, stop))
         if start <= size // 2 < stop:
             middle = mid
-        server._call(lambda a=start, b=stop: handshakes(a, b))
+        server._call(functools.partial(handshakes, start, stop))
     return middle
 
 
