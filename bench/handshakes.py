@@ -102,17 +102,22 @@ def handshakes(port: int, version: str, seconds: int) -> tuple[float, int]:
     return count / (time.perf_counter() - started), count
 
 
-def requests(
-    port: int, connections: int, seconds: int, script: str = "post.lua"
-) -> tuple[float, int]:
-    """Keep-alive requests per second, and how many were made (``script``: the wrk script
-    under bench/ that makes each request)."""
+@dataclass(frozen=True)
+class WrkResult:
+    rate: float  # requests per second
+    total: int
+    p99_ms: float  # the 99th percentile of latency
+
+
+def run_wrk(port: int, connections: int, seconds: int, script: str = "post.lua") -> WrkResult:
+    """Keep-alive requests made by ``script`` (a wrk script under bench/) for ``seconds``."""
     out = subprocess.run(
         [
             "wrk",
             "-t1",
             f"-c{connections}",
             f"-d{seconds}s",
+            "--latency",
             "-s",
             str(HERE / script),
             f"https://127.0.0.1:{port}/v3/example.com/messages",
@@ -123,9 +128,20 @@ def requests(
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
-    if not match or not total or "Non-2xx" in out:
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    if not match or not total or not p99 or "Non-2xx" in out:
         raise SystemExit(f"unexpected wrk output: {out[-800:]}")
-    return float(match.group(1)), int(total.group(1))
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return WrkResult(float(match.group(1)), int(total.group(1)), float(p99.group(1)) * scale)
+
+
+def requests(
+    port: int, connections: int, seconds: int, script: str = "post.lua"
+) -> tuple[float, int]:
+    """Keep-alive requests per second, and how many were made (``script``: the wrk script
+    under bench/ that makes each request)."""
+    result = run_wrk(port, connections, seconds, script)
+    return result.rate, result.total
 
 
 def clear(port: int, ca: Path) -> None:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from handshakes import HERE, clear, machine, requests, serve_cmd, start
+from handshakes import HERE, clear, machine, run_wrk, serve_cmd, start
 
 
 def main() -> None:
@@ -23,6 +23,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"])
+    parser.add_argument(
+        "--script", default="post.lua", help="post.lua (a small send) or post_html.lua (100 KB)"
+    )
     args = parser.parse_args()
     print(f"Machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -36,28 +39,38 @@ def main() -> None:
             [sys.executable, str(HERE / "parse_only_server.py"), str(certs), args.loop],
         )
         rates: dict[int, dict[str, list[float]]] = {c: {"a": [], "b": []} for c in (1, 16, 64)}
+        p99: dict[int, dict[str, list[float]]] = {c: {"a": [], "b": []} for c in (1, 16, 64)}
         try:
             for r in range(args.rounds):
                 for connections in rates:
                     order = [("a", mockgun), ("b", baseline)]
                     for key, target in order if r % 2 == 0 else reversed(order):
-                        rates[connections][key].append(
-                            requests(target.port, connections, args.seconds)[0]
-                        )
+                        result = run_wrk(target.port, connections, args.seconds, args.script)
+                        rates[connections][key].append(result.rate)
+                        p99[connections][key].append(result.p99_ms)
                         if target is mockgun:
                             clear(target.port, certs / "ca.pem")
         finally:
             mockgun.stop()
             baseline.stop()
     print(f"\n### {mockgun.name} vs {baseline.name}, {args.rounds} rounds of {args.seconds}s\n")
-    print("| connections | mockgun req/s | parse-only req/s | ratio, median of rounds (min-max) |")
-    print("| --- | --- | --- | --- |")
+    print(f"({args.script})\n")
+    print(
+        "| connections | mockgun req/s | parse-only req/s | ratio, median of rounds (min-max) "
+        "| p99 mockgun | p99 parse-only | p99 ratio |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for connections, values in rates.items():
         ratios = [a / b for a, b in zip(values["a"], values["b"], strict=True)]
+        lat_a, lat_b = (
+            statistics.median(p99[connections]["a"]),
+            statistics.median(p99[connections]["b"]),
+        )
         print(
             f"| {connections} | {statistics.median(values['a']):.0f} | "
             f"{statistics.median(values['b']):.0f} | **{statistics.median(ratios):.2f}x** "
-            f"({min(ratios):.2f}-{max(ratios):.2f}) |"
+            f"({min(ratios):.2f}-{max(ratios):.2f}) | {lat_a:.1f} ms | {lat_b:.1f} ms "
+            f"| {lat_a / lat_b:.1f}x |"
         )
 
 

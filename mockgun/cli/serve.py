@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
-import gc
 import signal
 import sys
 from collections.abc import Coroutine
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .. import collector
 from .._version import __version__
 from ..config import Config
 from ..log import to_stderr
@@ -84,11 +84,9 @@ async def _run(config: Config) -> None:
 
     to_stderr()
     _steady_malloc()
-    # A server that keeps every message and event holds many small objects: collect young
-    # garbage less often, and never rescan what start-up created (measured: 15-20 % more
-    # requests per second once thousands of messages are stored; see bench/README.md).
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 50)
+    # A server that keeps messages and events holds many small objects: keep them out of the
+    # collector's way rather than collecting less often (see mockgun/collector.py).
+    collector.install()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
