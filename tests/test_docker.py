@@ -104,9 +104,11 @@ def image(docker: str, base_image: str) -> Iterator[str]:
     run(docker, "rmi", "-f", tag)
 
 
-def writable_dir(path: Path) -> Path:
+def plain_dir(path: Path) -> Path:
+    """A folder as a user makes one: ``mkdir``, owned by whoever runs the tests, mode 755 (the
+    container takes it over for its uid 10001 itself)."""
     path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o777)  # the container runs as uid 10001
+    path.chmod(0o755)
     return path
 
 
@@ -117,8 +119,8 @@ def handshake_lines(log: Path) -> list[dict[str, Any]]:
 def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
     docker: str, image: str, tmp_path: Path
 ) -> None:
-    certs, logs = writable_dir(tmp_path / "certs"), writable_dir(tmp_path / "logs")
-    templates = writable_dir(tmp_path / "templates")  # templates made in the dashboard, as files
+    certs, logs = plain_dir(tmp_path / "certs"), plain_dir(tmp_path / "logs")
+    templates = plain_dir(tmp_path / "templates")  # templates made in the dashboard, as files
     (templates / "welcome.hbs").write_text("---\nSubject: Hi {{name}}\n---\n<p>Hi {{name}}</p>")
     (templates / "welcome.hbs").chmod(0o644)
     name = f"mockgun-test-{uuid.uuid4().hex[:8]}"
@@ -223,6 +225,47 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
             x["tls_version"] for x in lines if x["outcome"] == "ok" and not x.get("healthcheck")
         ] == ["TLSv1.2", "TLSv1.2"]  # the sends (and page), the stream
         watcher.close()
+        # One image, every command: the gate runs from it, against the log on the volume.
+        gate = run(
+            docker, "run", "--rm", "-v", f"{logs}:/logs", image, "handshakes", "--fail-on-legacy"
+        )
+        assert gate.returncode == 1, gate.stdout + gate.stderr
+        assert "TLSv1.0" in gate.stdout
+    finally:
+        run(docker, "rm", "-f", "-v", name)
+
+
+def test_a_read_only_certs_mount_fails_at_once_naming_it(
+    docker: str, image: str, tmp_path: Path
+) -> None:
+    certs = plain_dir(tmp_path / "certs")
+    started = time.monotonic()
+    result = run(docker, "run", "--rm", "-v", f"{certs}:/certs:ro", image)
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1
+    message = result.stderr
+    assert "cannot write /certs/" in message and "Read-only file system" in message, message
+    assert "/certs is owned by uid" in message and "mockgun runs as uid 10001" in message
+
+
+def test_an_unwritable_log_folder_makes_the_container_unhealthy(
+    docker: str, image: str, tmp_path: Path
+) -> None:
+    logs = plain_dir(tmp_path / "logs")
+    name = f"mockgun-test-{uuid.uuid4().hex[:8]}"
+    started = run(docker, "run", "-d", "--name", name, "-v", f"{logs}:/logs:ro", image)
+    assert started.returncode == 0, started.stderr
+    try:
+
+        def answered() -> subprocess.CompletedProcess[str] | None:
+            check = run(docker, "exec", name, "mockgun", "healthcheck")
+            return check if "answered" in check.stdout else None
+
+        # The container's own HEALTHCHECK command, asked directly (not 15 s apart).
+        check = wait_for(answered, what="the server to answer its health check")
+        assert check.returncode == 1
+        assert "unhealthy" in check.stdout and "503" in check.stdout
+        assert "the handshake log /logs/mockgun-handshakes.jsonl cannot be written" in check.stdout
     finally:
         run(docker, "rm", "-f", "-v", name)
 
@@ -234,7 +277,7 @@ def test_compose_example_app_sends_through_the_sidecar(
     if compose is None:
         unavailable("docker-compose is not installed")
     assert compose is not None
-    logs = writable_dir(tmp_path / "logs")
+    logs = plain_dir(tmp_path / "logs")
     project = f"mockgun{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
@@ -255,6 +298,7 @@ def test_compose_example_app_sends_through_the_sidecar(
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "sent <" in result.stdout
+        assert "mockgun handshake report:" in result.stdout  # the gate ran, and passed
         lines = handshake_lines(logs / "mockgun-handshakes.jsonl")
         app = [x for x in lines if not x.get("healthcheck")]
         assert [(x["outcome"], x["sni"]) for x in app] == [("ok", "mockgun")]

@@ -42,13 +42,16 @@ def test_full_disk_keeps_lines_until_the_log_is_writable_again(
     status = health(server)["handshake_log"]
     assert status["ok"] is False and "No space left" in status["error"]
     assert any("CANNOT WRITE THE HANDSHAKE LOG" in line for line in server.stderr_lines)
-    assert health(server)["status"] == "ok"  # still serving
+    # Still serving, and saying it is not doing its job: the container goes unhealthy.
+    answer = health(server)
+    assert answer["status"] == "unhealthy" and "cannot be written" in answer["reason"]
 
     real = tmp_path / "real.jsonl"
     log.unlink()
     log.symlink_to(real)  # space again
     tls_connect(server)
     wait_for(lambda: health(server)["handshake_log"]["ok"], what="the log to recover")
+    assert health(server)["status"] == "ok"
     status = health(server)["handshake_log"]
     assert (status["pending"], status["lost"]) == (0, 0)
     lines = read_jsonl(real)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from support import AUTH, Client, basic
 
 from mockgun import Config, __version__, create_app
@@ -102,3 +103,17 @@ async def test_ca_certificate_is_served(
     resp = await client.get("/mockgun/ca.pem")
     assert resp.status == 200 and await resp.read() == paths.ca_cert.read_bytes()
     assert b"PRIVATE KEY" not in await resp.read()
+
+
+async def test_the_page_survives_its_files_going_away(
+    client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A reinstall under a running server (pip install -e of another checkout) removes or
+    replaces the package's files: the page was read at start and keeps being served."""
+    from mockgun.api.inspect import ui  # noqa: PLC0415
+
+    monkeypatch.setattr(ui, "UI_DIR", tmp_path / "gone")
+    for path in ("/mockgun/", "/mockgun/ui/app.js", "/mockgun/ui/app.css"):
+        resp = await client.get(path)
+        assert resp.status == 200, path
+        assert len(await resp.read()) > 100

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import ssl
@@ -179,23 +180,22 @@ def test_stop_signal_with_idle_keepalive_connection_exits_0_within_2s(
     sock.close()
 
 
+def mockgun_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m mockgun ARGS`` to its end (start-up failures, one-shot commands)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mockgun", *args], capture_output=True, text=True, timeout=20
+    )
+
+
 def test_port_in_use_is_a_clear_error(mockgun_process: MockgunProcess, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mockgun",
-            "serve",
-            "--port",
-            str(mockgun_process.port),
-            "--certs-dir",
-            str(tmp_path / "c"),
-            "--handshake-log",
-            str(tmp_path / "l"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=20,
+    result = mockgun_cli(
+        "serve",
+        "--port",
+        str(mockgun_process.port),
+        "--certs-dir",
+        str(tmp_path / "c"),
+        "--handshake-log",
+        str(tmp_path / "l"),
     )
     assert result.returncode == 1
     assert f"cannot serve on 127.0.0.1:{mockgun_process.port}" in result.stderr
@@ -229,3 +229,36 @@ def test_bad_rule_options_are_clear_errors(tmp_path: Path, args: list[str], name
         timeout=30,
     )
     assert result.returncode == 2 and named in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unusable_certs_folder_is_named_not_the_port(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the certificates' folder should be")
+    result = mockgun_cli(
+        "serve",
+        "--port",
+        "0",
+        "--certs-dir",
+        str(blocker / "certs"),
+        "--handshake-log",
+        str(tmp_path / "l"),
+    )
+    assert result.returncode == 1
+    assert f"cannot write {blocker / 'certs'}" in result.stderr, result.stderr
+    assert f"{blocker} is owned by uid {os.getuid()}" in result.stderr
+    assert "cannot serve on" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unwritable_handshake_log_makes_the_server_unhealthy(
+    spawn: Callable[..., MockgunProcess], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    log = blocker / "handshakes.jsonl"
+    server = spawn("--handshake-log", str(log))
+    result = mockgun_cli(
+        "healthcheck", "--url", f"{server.base_url}/mockgun/health", "--ca", str(server.ca_file)
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith("unhealthy: ") and "answered 503" in result.stdout
+    assert f"the handshake log {log} cannot be written" in result.stdout

@@ -64,12 +64,13 @@ def check(url: str, ca: Path, timeout: float) -> tuple[bool, str]:
         return False, f"{url}: {exc}"
     finally:
         conn.close()
-    if resp.status != 200:
-        return False, f"{url} answered {resp.status}"
     try:
-        status = json.loads(body).get("status")
+        answer = json.loads(body)
+        status, reason = answer.get("status"), answer.get("reason")
     except (ValueError, AttributeError):
-        status = None
+        status = reason = None
+    if resp.status != 200:
+        return False, f"{url} answered {resp.status}" + (f": {reason}" if reason else "")
     if status != "ok":
         return False, f"{url} answered 200 but not with status ok"
     return True, f"{url} is healthy ({version}, certificate verified against {ca})"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import os
 import signal
+import stat
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -35,9 +38,30 @@ def serve_command(**params: Any) -> None:
     except TemplateFileError as exc:
         raise click.ClickException(f"a template in --templates cannot be used: {exc}") from exc
     except OSError as exc:
-        raise click.ClickException(
-            f"cannot serve on {config.host}:{config.port}: {exc.strerror or exc}"
-        ) from exc
+        raise click.ClickException(start_error(config, exc)) from exc
+
+
+def start_error(config: Config, exc: OSError) -> str:
+    """What failed at start, named: the file or folder (with its owner and mode, and the
+    fix), or else the address."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return f"cannot serve on {config.host}:{config.port}: {reason}"
+    path = Path(os.fsdecode(exc.filename))
+    folder = path if path.is_dir() else path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        info = folder.stat()
+        owner = f"{folder} is owned by uid {info.st_uid} with mode {stat.S_IMODE(info.st_mode):o}"
+    except OSError:
+        owner = f"{folder} cannot be read"
+    uid = os.getuid()
+    return (
+        f"cannot write {path}: {reason} ({owner}; mockgun runs as uid {uid}). "
+        f"Make it writable for uid {uid} (e.g. chown -R {uid} {folder}), mount it read-write, "
+        "or choose another folder (--certs-dir, --handshake-log)"
+    )
 
 
 def run_with_loop(main: Coroutine[Any, Any, None], choice: str) -> None:

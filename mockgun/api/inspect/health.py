@@ -15,21 +15,31 @@ routes = web.RouteTableDef()
 @routes.get("/mockgun/health")
 async def health(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
+    log = request.app[HANDSHAKES].status()
+    # Healthy means doing its job: a server whose handshake log cannot be written is not
+    # (its verdicts would be lost), and says why.
+    problem = (
+        None
+        if log.get("ok", True)
+        else (f"the handshake log {log.get('path')} cannot be written: {log.get('error')}")
+    )
     return web.json_response(
         {
-            "status": "ok",
+            "status": "ok" if problem is None else "unhealthy",
+            **({"reason": problem} if problem is not None else {}),
             "version": __version__,
             "tls": version_label(config.tls_max),
             "messages": len(request.app[STORE]),
             "messages_evicted": request.app[STORE].evicted,
             "events": len(request.app[STORE].events),
             "events_evicted": request.app[STORE].events.evicted,
-            "handshake_log": request.app[HANDSHAKES].status(),
+            "handshake_log": log,
             "connections": {
                 "open": len(request.app[CONNECTIONS]),
                 "slow_closed": request.app[CONNECTIONS].slow_closed,
             },
-        }
+        },
+        status=200 if problem is None else 503,
     )
 
 

@@ -7,7 +7,6 @@ like any other client. Being under ``/mockgun/`` it has the same TLS and auth ru
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from aiohttp import web
@@ -33,13 +32,18 @@ PAGE_HEADERS = {
 }
 
 
-@functools.cache
-def _asset(name: str) -> bytes:
-    return (UI_DIR / name).read_bytes()
+def _read_assets() -> dict[str, bytes]:
+    """The page's files, read once when mockgun starts: reinstalling the package while a
+    server runs (``pip install -e`` of another checkout into the same venv) must not take
+    the page away from it."""
+    return {name: (UI_DIR / name).read_bytes() for name in _TYPES}
+
+
+ASSETS = _read_assets()
 
 
 def _serve(name: str) -> web.Response:
-    return web.Response(body=_asset(name), content_type=_TYPES[name], headers=PAGE_HEADERS)
+    return web.Response(body=ASSETS[name], content_type=_TYPES[name], headers=PAGE_HEADERS)
 
 
 @routes.get("/mockgun")
