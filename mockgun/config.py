@@ -148,6 +148,13 @@ class Config:
         "Keep at most this many messages; older ones are evicted and counted. 0: keep all.",
         low=0,
     )
+    #: Where state survives restarts (SQLite); None: everything stays in memory.
+    data_dir: Path | None = _setting(
+        None,
+        "Keep messages, events, templates, suppressions, lists, routes, domains, keys, fault "
+        "rules and webhooks in an SQLite database in this folder, restored on start (a send "
+        "answered 200 survives a crash). Unset: everything stays in memory.",
+    )
     #: Keep at most this many events (Mailgun keeps events longer than messages); 0: all.
     max_events: int = _setting(
         50000,

@@ -306,6 +306,37 @@ class MessageStore:
                 waiter.set_result(None)
         return message
 
+    def restore(
+        self,
+        message_id: str,
+        key: str,
+        received_at: float,
+        request: SendRequest,
+        transport: TransportInfo,
+        fault: str | None,
+        seq: int,
+    ) -> StoredMessage:
+        """Put back a message kept by ``--data-dir`` (oldest first, each with the ``seq`` it
+        had; no listener hears of it). Later messages are numbered after it."""
+        message = StoredMessage(
+            id=message_id,
+            key=key,
+            received_at=received_at,
+            request=request,
+            transport=transport,
+            spool=self.spool,
+            fault=fault,
+            seq=seq,
+        )
+        self._messages[message.bare_id] = message
+        self._by_key[message.key] = message.bare_id
+        self._all.append(message.seq, message)
+        for index, keys in self._index_keys(message):
+            for key_ in keys:
+                index.setdefault(key_, SeqList()).append(message.seq, message)
+        self._seq = itertools.count(seq + 1)
+        return message
+
     def get(self, message_id: str) -> StoredMessage | None:
         return self._messages.get(message_id.strip().strip("<>"))
 

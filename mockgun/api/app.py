@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -30,6 +31,7 @@ from ..mailgun.template_files import TemplateFolder
 from ..mailgun.templates import TemplateBook
 from ..mailgun.webhooks import Webhooks, parse_webhook_option
 from ..outbound import JsonPoster
+from ..persist import Persister
 from ..spool import Spool
 from ..store import MessageStore
 from ..tls import records
@@ -55,6 +57,7 @@ from .keys import (
     LISTS,
     LIVE,
     OFFLOAD,
+    PERSIST,
     RENDERER,
     ROUTES,
     STARTED,
@@ -171,7 +174,13 @@ def create_app(
     # The canary check looks up every request's connection: only when there is a canary.
     canary = [canary_guard] if config.canary_port is not None else []
     app = web.Application(
-        middlewares=[inflight.middleware, error_middleware, *canary, auth_middleware],
+        middlewares=[
+            inflight.middleware,
+            error_middleware,
+            *canary,
+            auth_middleware,
+            persist_middleware,
+        ],
         client_max_size=config.max_message_size,
     )
     app[STARTED] = time.time()
@@ -212,10 +221,88 @@ def create_app(
         app.cleanup_ctx.append(_watch_templates)
     app.cleanup_ctx.append(_webhooks_listen)
     app.on_shutdown.append(_end_streams)  # open streams would hold up the shutdown
+    if config.data_dir is not None:
+        _keep_state(app, config.data_dir)
     for module in (*v3.MODULES, *inspect.MODULES):
         app.add_routes(module.routes)
     app.router.add_route("*", "/{tail:.*}", _unknown)
     return app
+
+
+def _books(app: web.Application) -> dict[str, Any]:
+    """What ``--data-dir`` keeps besides messages and events, by name."""
+    return {
+        "templates": app[TEMPLATES],
+        "suppressions": app[SUPPRESSIONS],
+        "lists": app[LISTS],
+        "routes": app[ROUTES],
+        "domains": app[DOMAINS],
+        "api_keys": app[API_KEYS],
+        "stats": app[STATS],
+        "faults": app[FAULTS],
+    }
+
+
+def save_books(app: web.Application) -> None:
+    persister = app[PERSIST]
+    for name, book in _books(app).items():
+        persister.book(name, book)
+    hooks = app[WEBHOOKS]
+    persister.book("webhooks", {"per_domain": hooks.per_domain, "deliveries": hooks.deliveries})
+
+
+def _keep_state(app: web.Application, directory: Path) -> None:
+    """``--data-dir``: put back what was kept, then keep everything that happens."""
+    config = app[CONFIG]
+    persister = Persister(
+        directory, max_messages=config.max_messages or None, max_events=config.max_events or None
+    )
+    db = persister.open()
+    books = {**_books(app), "webhooks": app[WEBHOOKS]}
+    counts = persister.restore(db, app[STORE], books)
+    logger.info("restored from %s: %s", persister.path, counts)
+    app[STORE].listeners.append(persister.message)
+    app[STORE].events.listeners.append(persister.events)
+    app[PERSIST] = persister
+
+    async def writer(app: web.Application) -> AsyncIterator[None]:
+        persister.start(db)
+
+        async def learn() -> None:
+            # Books that change with events (suppressions learned from bounces, stats, list
+            # unsubscribes) are kept every few seconds; the API's changes at once.
+            while True:
+                await asyncio.sleep(BOOKS_EVERY)
+                save_books(app)
+
+        task = asyncio.create_task(learn())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        save_books(app)
+        await asyncio.to_thread(persister.close)
+
+    app.cleanup_ctx.append(writer)
+
+
+#: Seconds between saves of the books that change with events.
+BOOKS_EVERY = 5.0
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@web.middleware
+async def persist_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With ``--data-dir``: an answer to a change is given once the change is on disk (a
+    send's message and events; for other changes, the books)."""
+    response = await handler(request)
+    persister = request.app.get(PERSIST)
+    if persister is not None and request.method not in _READS and response.status < 400:
+        if not request.path.endswith(("/messages", "/messages.mime")):
+            save_books(request.app)
+        await persister.durable()
+    return response
 
 
 #: Address space of the template-rendering worker: a runaway {{#each}} hits this, not the host.

@@ -16,6 +16,7 @@ from ..mailgun.suppressions import SuppressionBook
 from ..mailgun.template_files import TemplateFolder
 from ..mailgun.templates import TemplateBook
 from ..mailgun.webhooks import Webhooks
+from ..persist import Persister
 from ..store import MessageStore
 from ..tls.connections import ConnectionRegistry
 from ..tls.handshake_log import HandshakeLog
@@ -56,4 +57,6 @@ RENDERER = web.AppKey("renderer", Offload)
 #: A worker process of its own for parsing inbound mail and matching routes (hostile MIME,
 #: user-written patterns): stopped when a job runs over, holding up nothing else.
 INBOUND_WORKER = web.AppKey("inbound_worker", Offload)
+#: ``--data-dir``'s writer, when state is kept.
+PERSIST = web.AppKey("persist", Persister)
 STARTED = web.AppKey("started", float)

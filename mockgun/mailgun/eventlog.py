@@ -141,6 +141,15 @@ class EventLog:
 
     def add(self, domain: str, events: Iterable[dict[str, Any]]) -> None:
         added = list(events)
+        self._append(domain, added)
+        for listener in self.listeners:
+            listener(domain, added)
+
+    def restore(self, domain: str, data: dict[str, Any]) -> None:
+        """Put back an event kept by ``--data-dir`` (no listener hears of it again)."""
+        self._append(domain, [data])
+
+    def _append(self, domain: str, added: list[dict[str, Any]]) -> None:
         for data in added:
             if len(self._events) == self._events.maxlen:
                 self.evicted += 1
@@ -151,8 +160,6 @@ class EventLog:
             self._by_domain.setdefault(domain_key, SeqList()).append(event.seq, event)
             self._by_kind.setdefault((domain_key, kind), SeqList()).append(event.seq, event)
             self._by_message.setdefault(message_id, SeqList()).append(event.seq, event)
-        for listener in self.listeners:
-            listener(domain, added)
 
     def _unindex(self, oldest: StoredEvent) -> None:
         domain_key, kind, message_id = self._keys(oldest)

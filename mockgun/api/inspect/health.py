@@ -7,7 +7,7 @@ from aiohttp import web
 from ..._version import __version__
 from ...mailgun.errors import MailgunError
 from ...tls.policy import version_label
-from ..keys import CONFIG, CONNECTIONS, HANDSHAKES, STORE
+from ..keys import CONFIG, CONNECTIONS, HANDSHAKES, PERSIST, STORE
 
 routes = web.RouteTableDef()
 
@@ -23,6 +23,17 @@ async def health(request: web.Request) -> web.Response:
         if log.get("ok", True)
         else (f"the handshake log {log.get('path')} cannot be written: {log.get('error')}")
     )
+    persister = request.app.get(PERSIST)
+    kept = None
+    if persister is not None:
+        kept = {
+            "path": str(persister.path),
+            "ok": persister.error is None,
+            "error": persister.error,
+            "messages_written": persister.written,
+        }
+        if persister.error is not None and problem is None:
+            problem = f"the database {persister.path} cannot be written: {persister.error}"
     return web.json_response(
         {
             "status": "ok" if problem is None else "unhealthy",
@@ -34,6 +45,7 @@ async def health(request: web.Request) -> web.Response:
             "events": len(request.app[STORE].events),
             "events_evicted": request.app[STORE].events.evicted,
             "handshake_log": log,
+            **({"data_dir": kept} if kept is not None else {}),
             "connections": {
                 "open": len(request.app[CONNECTIONS]),
                 "slow_closed": request.app[CONNECTIONS].slow_closed,
