@@ -287,12 +287,7 @@ class MessageStore:
             fault=fault,
             seq=next(self._seq),
         )
-        self._messages[message.bare_id] = message
-        self._by_key[message.key] = message.bare_id
-        self._all.append(message.seq, message)
-        for index, keys in self._index_keys(message):
-            for key in keys:
-                index.setdefault(key, SeqList()).append(message.seq, message)
+        self._keep(message)
         for listener in self.listeners:  # before its events (the caller adds those next)
             listener(message)
         while self.max_messages is not None and len(self._messages) > self.max_messages:
@@ -328,12 +323,7 @@ class MessageStore:
             fault=fault,
             seq=seq,
         )
-        self._messages[message.bare_id] = message
-        self._by_key[message.key] = message.bare_id
-        self._all.append(message.seq, message)
-        for index, keys in self._index_keys(message):
-            for key_ in keys:
-                index.setdefault(key_, SeqList()).append(message.seq, message)
+        self._keep(message)
         self._seq = itertools.count(seq + 1)
         return message
 
@@ -343,6 +333,15 @@ class MessageStore:
     def by_key(self, key: str) -> StoredMessage | None:
         bare = self._by_key.get(key)
         return self._messages.get(bare) if bare else None
+
+    def _keep(self, message: StoredMessage) -> None:
+        """Store ``message`` and add it to every index."""
+        self._messages[message.bare_id] = message
+        self._by_key[message.key] = message.bare_id
+        self._all.append(message.seq, message)
+        for index, keys in self._index_keys(message):
+            for key in keys:
+                index.setdefault(key, SeqList()).append(message.seq, message)
 
     def _index_keys(
         self, message: StoredMessage
