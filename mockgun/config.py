@@ -148,6 +148,14 @@ class Config:
         "Keep at most this many messages; older ones are evicted and counted. 0: keep all.",
         low=0,
     )
+    #: An SMTP mail catcher each delivered copy is handed to; None: none.
+    relay: str | None = _setting(
+        None,
+        "smtp://HOST:PORT of a mail catcher (Mailpit, MailHog...): each copy mockgun "
+        "delivers (after templates, batches and lists; not suppressed or test-mode ones) is "
+        "also sent there over SMTP, the result recorded on the message.",
+        kind="relay",
+    )
     #: Where state survives restarts (SQLite); None: everything stays in memory.
     data_dir: Path | None = _setting(
         None,

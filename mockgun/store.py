@@ -72,6 +72,18 @@ class StoredMessage:
         """Batch sends (recipient-variables): one copy per ``to`` recipient."""
         return self._built()[1]
 
+    def copy_for(self, address: str) -> Payload | None:
+        """The message a recipient received: their own copy (a batch, or built-in
+        variables), or the one message; None if ``address`` is not a recipient. Builds the
+        MIME message if it was not yet (callers on the event loop build it in a worker first)."""
+        wanted = address.strip().lower()
+        for recipient, payload in self.copies:
+            if recipient.lower() == wanted:
+                return payload
+        if wanted in (r.lower() for r in self.request.recipients):
+            return self.mime
+        return None
+
     @property
     def is_built(self) -> bool:
         return "_built_parts" in self.__dict__

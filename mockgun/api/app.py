@@ -58,6 +58,7 @@ from .keys import (
     LIVE,
     OFFLOAD,
     PERSIST,
+    RELAY,
     RENDERER,
     ROUTES,
     STARTED,
@@ -71,6 +72,7 @@ from .keys import (
 )
 from .live import Hub
 from .offload import Offload, built
+from .relay import Relay
 
 
 def webhooks_from(config: Config, poster: JsonPoster | None = None) -> Webhooks:
@@ -223,6 +225,9 @@ def create_app(
     app.on_shutdown.append(_end_streams)  # open streams would hold up the shutdown
     if config.data_dir is not None:
         _keep_state(app, config.data_dir)
+    if config.relay is not None:
+        app[RELAY] = Relay(config.relay, app[STORE], app[OFFLOAD])
+        app.cleanup_ctx.append(_relay_listen)
     for module in (*v3.MODULES, *inspect.MODULES):
         app.add_routes(module.routes)
     app.router.add_route("*", "/{tail:.*}", _unknown)
@@ -284,6 +289,15 @@ def _keep_state(app: web.Application, directory: Path) -> None:
         await asyncio.to_thread(persister.close)
 
     app.cleanup_ctx.append(writer)
+
+
+async def _relay_listen(app: web.Application) -> AsyncIterator[None]:
+    """The relay hears of every event while the app runs (deliveries are what it sends)."""
+    relay = app[RELAY]
+    app[STORE].events.listeners.append(relay.listen)
+    yield
+    app[STORE].events.listeners.remove(relay.listen)
+    await relay.close()
 
 
 #: Seconds between saves of the books that change with events.

@@ -24,6 +24,7 @@ from ..tls.report import LiveSummary
 from .inflight import InFlight
 from .live import Hub
 from .offload import Offload
+from .relay import Relay
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", MessageStore)
@@ -57,6 +58,8 @@ RENDERER = web.AppKey("renderer", Offload)
 #: A worker process of its own for parsing inbound mail and matching routes (hostile MIME,
 #: user-written patterns): stopped when a job runs over, holding up nothing else.
 INBOUND_WORKER = web.AppKey("inbound_worker", Offload)
+#: ``--relay``'s SMTP hand-off, when one is configured.
+RELAY = web.AppKey("relay", Relay)
 #: ``--data-dir``'s writer, when state is kept.
 PERSIST = web.AppKey("persist", Persister)
 STARTED = web.AppKey("started", float)

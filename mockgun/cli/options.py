@@ -13,6 +13,7 @@ import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
+from urllib.parse import urlsplit
 
 import click
 
@@ -56,6 +57,20 @@ def check_webhooks(
         except ValueError as exc:
             raise click.BadParameter(f"{text!r}: {exc}") from None
     return value
+
+
+def check_relay(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        parts = urlsplit(value)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme != "smtp" or not parts.hostname or port == -1:
+            raise click.BadParameter(
+                f"{value!r}: expected smtp://HOST:PORT, e.g. smtp://mailpit:1025"
+            )
+    return value or None
 
 
 def check_faults(
@@ -109,6 +124,8 @@ def _click_kwargs(name: str, default: Any, setting: Setting, hint: Any) -> dict[
         kw.update(type=str, callback=parse_size, default=setting.shown_default)
     elif setting.kind == "webhook":
         kw["callback"] = check_webhooks
+    elif setting.kind == "relay":
+        kw["callback"] = check_relay
     elif setting.kind == "fault":
         kw.update(type=SemicolonSeparated(), callback=check_faults)
     return kw

@@ -9,7 +9,7 @@ from aiohttp import web
 from ...mailgun.errors import MailgunError, not_found
 from ...spool import Payload
 from ...store import Query, StoredMessage
-from ..keys import OFFLOAD, STORE
+from ..keys import OFFLOAD, RELAY, STORE
 from ..offload import built
 from ..params import choice_param, float_param, optional_int
 from ..responses import answer_in_pieces, content_disposition, json_answer
@@ -61,6 +61,15 @@ def _bad_since() -> MailgunError:
     return MailgunError(400, "since must be a message id or an RFC 3339 time")
 
 
+@routes.get("/mockgun/relay")
+async def relay_results(request: web.Request) -> web.StreamResponse:
+    """``--relay``: every hand-off to the mail catcher, oldest first (404 without one)."""
+    relay = request.app.get(RELAY)
+    if relay is None:
+        raise MailgunError(404, "no --relay is configured")
+    return await json_answer(request, {"relay": relay.url, "items": list(relay.results)})
+
+
 @routes.get("/mockgun/messages/wait")
 async def wait_for_message(request: web.Request) -> web.StreamResponse:
     """Answer as soon as a matching message is stored (or is already), else 408 at ``timeout``."""
@@ -98,7 +107,11 @@ async def _detail(request: web.Request, message: StoredMessage) -> dict[str, Any
     offload = request.app[OFFLOAD]
     await built(offload, message)
     headers = await offload.run(view.headers, message.mime.read(view.HEADER_LIMIT))
-    return message_json(message, with_content=True, headers=headers)
+    detail = message_json(message, with_content=True, headers=headers)
+    relay = request.app.get(RELAY)
+    if relay is not None:  # --relay: what the mail catcher said to each copy
+        detail["relay"] = relay.for_message(message.bare_id)
+    return detail
 
 
 async def _download(

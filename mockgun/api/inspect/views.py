@@ -97,15 +97,8 @@ def _mime_json(payload: Payload, download: str | None) -> dict[str, Any]:
 
 
 def copy_for(message: StoredMessage, address: str) -> Payload | None:
-    """The message a recipient received: their own copy (a batch, or built-in variables), or
-    the one message; None if ``address`` is not a recipient (the MIME must be built)."""
-    wanted = address.strip().lower()
-    for recipient, payload in message.copies:
-        if recipient.lower() == wanted:
-            return payload
-    if wanted in (r.lower() for r in message.request.recipients):
-        return message.mime
-    return None
+    """The message a recipient received (see :meth:`StoredMessage.copy_for`)."""
+    return message.copy_for(address)
 
 
 def received_json(payload: Payload) -> dict[str, Any]:
