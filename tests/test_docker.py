@@ -214,6 +214,10 @@ def test_container_serves_tls12_refuses_tls10_and_stops_cleanly(
         )
         assert rejected[0]["client_max_version"] == "TLSv1.0"
 
+        # The GitHub Actions recipe's gate: the report inside the running container.
+        inside = run(docker, "exec", name, "mockgun", "handshakes", "--fail-on-legacy")
+        assert inside.returncode == 1 and "TLSv1.0" in inside.stdout, inside.stdout
+
         # docker stop: exit 0 within 2 s, with the log complete.
         before = time.monotonic()
         assert run(docker, "stop", "-t", "10", name).returncode == 0
