@@ -5,6 +5,7 @@ deadline, reading the handshake log, and HTTP helpers. Test modules import it as
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import re
@@ -110,11 +111,18 @@ class MockgunProcess:
         return list(lines)
 
     def line_for(self, sock_name: tuple[str, int]) -> dict[str, Any]:
-        """The log line of the connection a client socket named ``sock_name`` made."""
+        """The log line of the connection a client socket named ``sock_name`` made: the newest
+        line for that address and port from the last two minutes (a session's shared server
+        sees thousands of connections, and the kernel reuses client ports)."""
         peer = f"{sock_name[0]}:{sock_name[1]}"
 
+        def recent(line: dict[str, Any]) -> bool:
+            started = dt.datetime.fromisoformat(str(line["ts"]).replace("Z", "+00:00"))
+            return time.time() - started.timestamp() < 120
+
         def find() -> dict[str, Any] | None:
-            return next((h for h in self.handshakes() if h["peer"] == peer), None)
+            mine = [h for h in self.handshakes() if h["peer"] == peer and recent(h)]
+            return mine[-1] if mine else None
 
         found: dict[str, Any] = wait_for(find, what=f"the log line of {peer}")
         return found
