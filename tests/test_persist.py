@@ -104,6 +104,21 @@ def test_a_sigkill_loses_no_answered_message_and_keeps_the_books(
     assert api(again, "GET", "/mockgun/messages").json()["total"] == len(kept) + 1
 
 
+def test_this_starts_options_still_apply_over_what_was_kept(
+    spawn: Callable[..., MockgunProcess], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    first = spawn("--data-dir", str(data))  # any domain may send
+    assert api(first, "POST", "/v3/anything.example/messages", data={**SEND, "to": "a@b.co"}).ok
+    first.stop()
+    second = spawn("--data-dir", str(data), "--domain", "mg.example.com", "--fault", "503 to=x@*")
+    refused = api(second, "POST", "/v3/anything.example/messages", data={**SEND, "to": "a@b.co"})
+    assert refused.status_code == 404  # --domain now limits sends, as it says
+    faulted = api(second, "POST", "/v3/mg.example.com/messages", data={**SEND, "to": "x@y.com"})
+    assert faulted.status_code == 503
+    assert api(second, "GET", "/mockgun/messages").json()["total"] == 1  # the first run's
+
+
 def test_without_data_dir_nothing_is_kept(spawn: Callable[..., MockgunProcess]) -> None:
     server = spawn()
     assert api(server, "POST", "/v3/example.com/messages", data={**SEND, "to": "a@b.co"}).ok

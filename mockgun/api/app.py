@@ -266,6 +266,12 @@ def _keep_state(app: web.Application, directory: Path) -> None:
     books = {**_books(app), "webhooks": app[WEBHOOKS]}
     counts = persister.restore(db, app[STORE], books)
     logger.info("restored from %s: %s", persister.path, counts)
+    # This start's options still decide what they decide: its --domain list, its --fault rules.
+    app[DOMAINS].reseed(config.domains, started=app[STARTED])
+    saved = {rule.source for rule in app[FAULTS].rules}
+    for text in config.faults:
+        if text not in saved:
+            app[FAULTS].add(parse_rule(text))
     app[STORE].listeners.append(persister.message)
     app[STORE].events.listeners.append(persister.events)
     app[PERSIST] = persister

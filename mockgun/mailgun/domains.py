@@ -173,6 +173,19 @@ class DomainBook:
         self.open = not self._domains
         self._deleted: set[str] = set()
 
+    def reseed(self, names: Iterable[str], *, started: float | None = None) -> None:
+        """This start's ``--domain`` list, over a book restored from ``--data-dir``: those
+        domains are active, and without any, every domain may be used again."""
+        seeded = [n.lower() for n in names]
+        self.open = not seeded
+        for name in seeded:
+            domain = self._domains.get(name)
+            if domain is None:
+                self._domains[name] = Domain(name, "active", started or time.time())
+            else:
+                domain.state = "active"
+            self._deleted.discard(name)
+
     def get(self, name: str) -> Domain | None:
         return self._domains.get(name.lower())
 
