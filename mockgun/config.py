@@ -148,6 +148,22 @@ class Config:
         "Keep at most this many messages; older ones are evicted and counted. 0: keep all.",
         low=0,
     )
+    #: SMTP submission with STARTTLS (Mailgun's 587/2525); None: off.
+    smtp_port: int | None = _setting(
+        None,
+        "Also accept mail over SMTP here: STARTTLS required (TLS 1.2+ as on HTTPS, each "
+        "attempt in the handshake log), then AUTH. 0 picks a free port. Unset: off.",
+        low=0,
+        high=65535,
+    )
+    #: SMTP with implicit TLS (Mailgun's 465); None: off.
+    smtps_port: int | None = _setting(
+        None,
+        "Also accept mail over SMTP with implicit TLS here (TLS 1.2+, logged). 0 picks a "
+        "free port. Unset: off.",
+        low=0,
+        high=65535,
+    )
     #: An SMTP mail catcher each delivered copy is handed to; None: none.
     relay: str | None = _setting(
         None,

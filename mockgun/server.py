@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +51,9 @@ class Server:
     canary_port: int | None = None
     #: The application itself (for what runs on its event loop: inbound mail, say).
     app: web.Application | None = None
+    #: The SMTP door's ports (STARTTLS, implicit TLS), when asked for.
+    smtp_port: int | None = None
+    smtps_port: int | None = None
 
     @property
     def host_for_urls(self) -> str:
@@ -108,6 +111,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
 
     conn_ids = itertools.count(1)  # shared, so that conn_ids never repeat across ports
     sites: list[TLSSite] = []
+    smtp_servers: list[asyncio.base_events.Server] = []
 
     async def listen(
         port: int,
@@ -116,6 +120,8 @@ async def serve(config: Config) -> AsyncIterator[Server]:
         ca_file: Path | None = None,
         canary: bool = False,
         cert_names: tuple[str, ...] = (),
+        factory: Callable[[], asyncio.Protocol] | None = None,
+        listener: str | None = None,
     ) -> TLSSite:
         site = TLSSite(
             runner,
@@ -125,10 +131,11 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             handshake_log=log,
             registry=connections,
             ca_file=ca_file,
-            protocol_factory=protocol,
+            protocol_factory=factory or protocol,
             canary=canary,
             cert_names=cert_names,
             conn_ids=conn_ids,
+            listener=listener,
         )
         sites.append(site)
         await site.start()
@@ -150,6 +157,27 @@ async def serve(config: Config) -> AsyncIterator[Server]:
                 config.canary_port, [(canary.server_cert, canary.server_key)], canary=True
             )
             canary_port = site.port
+        smtp_port = smtps_port = None
+        if config.smtp_port is not None or config.smtps_port is not None:
+            from .smtp.door import Door  # noqa: PLC0415 - only when the SMTP door is asked for
+
+            ctx = server_context(paths.leaves(), tls_max=config.tls_max, ciphers=config.ciphers)
+            door = Door(app, config, ctx, log, conn_ids, main.name)
+            if config.smtp_port is not None:
+                plain = await asyncio.get_running_loop().create_server(
+                    lambda: door.protocol(implicit=False), config.host, config.smtp_port
+                )
+                smtp_servers.append(plain)
+                smtp_port = door.smtp_port = plain.sockets[0].getsockname()[1]
+            if config.smtps_port is not None:
+                site = await listen(
+                    config.smtps_port,
+                    paths.leaves(),
+                    cert_names=certs.hostnames,
+                    factory=lambda: door.protocol(implicit=True),
+                    listener="smtps:{port}",
+                )
+                smtps_port = site.port
         yield Server(
             config=config,
             port=main.port,
@@ -162,11 +190,15 @@ async def serve(config: Config) -> AsyncIterator[Server]:
             webhooks=app[WEBHOOKS],
             canary_port=canary_port,
             app=app,
+            smtp_port=smtp_port,
+            smtps_port=smtps_port,
         )
     finally:
         # Stop taking connections, let requests in flight (uploads too) finish, then close.
         for site in sites:
             await site.close_listeners()
+        for smtp in smtp_servers:
+            smtp.close()
         app[LIVE].close()  # live streams would otherwise count as requests in flight
         await app[INFLIGHT].drain(config.shutdown_timeout)
         await runner.cleanup()

@@ -137,6 +137,11 @@ def banner(server: Server) -> str:
             f"  canary        https://{server.host_for_urls}:{server.canary_port} "
             "(a certificate no client should accept)"
         )
+    if server.smtp_port is not None:
+        where = f"{server.host_for_urls}:{server.smtp_port}"
+        canary.append(f"  smtp          {where} (STARTTLS required, then AUTH)")
+    if server.smtps_port is not None:
+        canary.append(f"  smtps         {server.host_for_urls}:{server.smtps_port} (implicit TLS)")
     hooks = server.webhooks
     urls = sum(len(u) for u in hooks.everywhere.values())
     configured = f"; {urls} URL(s) configured" if urls else ""

@@ -66,6 +66,7 @@ class TLSSite(web.BaseSite):
         canary: bool = False,
         cert_names: tuple[str, ...] = (),
         conn_ids: Iterator[int] | None = None,
+        listener: str | None = None,
         backlog: int = 1024,  # bursts of CI clients connect at once; the kernel caps it anyway
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
@@ -93,6 +94,9 @@ class TLSSite(web.BaseSite):
         # Shared with the other listener, so that conn_ids never repeat across ports.
         self._ids = conn_ids if conn_ids is not None else itertools.count(1)
         self._canary = canary
+        #: Names this port in each log line (``smtps:{port}``, filled with the bound port);
+        #: None: the HTTPS port, unnamed.
+        self._listener = listener
         #: The names the certificate covers: a client asking for another one will refuse it.
         self._cert_names = frozenset(name.lower() for name in cert_names)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -182,7 +186,10 @@ class TLSSite(web.BaseSite):
             self._loop.add_reader(listener.fileno(), self._accept, listener)
 
     def _new_record(self, addr: Any) -> HandshakeRecord:
-        return records.new_attempt(next(self._ids), format_peer(addr), canary=self._canary)
+        record = records.new_attempt(next(self._ids), format_peer(addr), canary=self._canary)
+        if self._listener is not None:
+            record["listener"] = self._listener.format(port=self.port)
+        return record
 
     async def _attempt(self, conn: socket.socket, addr: Any) -> None:
         """One connection, from accept to a log line."""

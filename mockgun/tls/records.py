@@ -44,6 +44,9 @@ class HandshakeRecord(_Always, total=False):
     #: random part); set on every line as it is written, so that reruns appending to one log
     #: can be told apart (``mockgun handshakes --run``).
     run: str
+    #: The port and protocol of an SMTP attempt (``smtp:587 starttls``, ``smtps:465``); absent
+    #: for the HTTPS port.
+    listener: str
     #: Set on attempts at the canary port.
     canary: bool
     #: The highest version the client offered (``TLSv1.0`` ... ``TLSv1.3``, ``SSLv2``).

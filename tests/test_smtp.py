@@ -1,0 +1,143 @@
+"""The SMTP door: Python's smtplib sends over STARTTLS and implicit TLS, the messages are stored
+like API sends, and a TLS 1.1 STARTTLS client (openssl s_client) is refused with an alert and
+logged with what it offered, which the report's gate names."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+import subprocess
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+import requests
+from support import MockgunProcess, require_tool, run_report, wait_for
+
+
+def ports(server: MockgunProcess) -> tuple[int, int]:
+    banner = "".join(server.stdout_lines)
+    smtp = re.search(r"^  smtp +\S+:(\d+)", banner, re.M)
+    smtps = re.search(r"^  smtps +\S+:(\d+)", banner, re.M)
+    assert smtp and smtps, banner
+    return int(smtp.group(1)), int(smtps.group(1))
+
+
+@pytest.fixture
+def server(spawn: Callable[..., MockgunProcess]) -> MockgunProcess:
+    return spawn("--smtp-port", "0", "--smtps-port", "0")
+
+
+def invoice() -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Shop <shop@example.com>"
+    msg["To"] = "ann@example.com"
+    msg["Subject"] = "Your invoice"
+    msg.set_content("Attached.")
+    msg.add_attachment(
+        b"%PDF-1.7 invoice", maintype="application", subtype="pdf", filename="invoice.pdf"
+    )
+    return msg
+
+
+def stored(server: MockgunProcess) -> list[dict[str, Any]]:
+    answer = requests.get(
+        f"{server.base_url}/mockgun/messages", verify=str(server.ca_file), timeout=10
+    ).json()
+    return list(answer["items"])
+
+
+def test_smtplib_over_starttls_and_implicit_tls(server: MockgunProcess) -> None:
+    smtp_port, smtps_port = ports(server)
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    with smtplib.SMTP("localhost", smtp_port, timeout=10) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("starttls") and not smtp.has_extn("auth")  # AUTH only after TLS
+        code, reply = smtp.docmd("MAIL", "FROM:<shop@example.com>")
+        assert code == 530 and b"STARTTLS" in reply  # RFC 3207
+        smtp.starttls(context=ctx)
+        smtp.ehlo()
+        assert smtp.has_extn("auth")
+        smtp.login("postmaster@example.com", "any password")
+        assert smtp.send_message(invoice()) == {}
+    with smtplib.SMTP_SSL("localhost", smtps_port, context=ctx, timeout=10) as smtps:
+        smtps.login("postmaster@example.com", "any password")
+        assert smtps.send_message(invoice(), to_addrs=["bob@example.com"]) == {}
+
+    messages = wait_for(lambda: len(stored(server)) == 2 and stored(server), what="2 messages")
+    assert [(m["endpoint"], m["recipients"], m["subject"]) for m in messages] == [
+        ("smtp", ["ann@example.com"], "Your invoice"),
+        ("smtp", ["bob@example.com"], "Your invoice"),
+    ]
+    detail = requests.get(
+        f"{server.base_url}/mockgun/messages/{messages[0]['id'].strip('<>')}",
+        verify=str(server.ca_file),
+        timeout=10,
+    ).json()
+    assert detail["tls"]["version"] in ("TLSv1.2", "TLSv1.3")
+    assert {e["event"] for e in detail["events"]} == {"accepted", "delivered"}
+    assert "invoice.pdf" in detail["mime"]
+
+    def smtp_lines() -> list[dict[str, Any]]:
+        return [h for h in server.handshakes() if "listener" in h]
+
+    lines = wait_for(lambda: len(smtp_lines()) == 2 and smtp_lines(), what="2 SMTP lines")
+    assert sorted(h["listener"].split(":")[0] for h in lines) == ["smtp", "smtps"]
+    assert all(h["outcome"] == "ok" and h["tls_version"] for h in lines)
+
+
+def test_a_tls11_starttls_client_is_refused_logged_and_named(
+    server: MockgunProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    openssl = require_tool("openssl")
+    smtp_port, _ = ports(server)
+    done = subprocess.run(
+        [
+            openssl,
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{smtp_port}",
+            "-starttls",
+            "smtp",
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode != 0
+    assert "alert protocol version" in done.stderr, done.stderr
+    (line,) = wait_for(
+        lambda: [h for h in server.handshakes() if h.get("listener", "").endswith("starttls")],
+        what="the STARTTLS line",
+    )
+    assert line["outcome"] == "rejected" and line["client_max_version"] == "TLSv1.1"
+    assert line["alert_sent"] == "protocol_version" and line["client_ciphers"]
+    code, out, _ = run_report(server.log_path, "--fail-on-legacy", capsys=capsys)
+    assert code == 1 and "TLSv1.1" in out
+
+
+def test_domain_credentials_are_the_smtp_logins(server: MockgunProcess) -> None:
+    smtp_port, _ = ports(server)
+    for path, data in (
+        ("/v4/domains", {"name": "mg.example.org"}),
+        ("/v3/domains/mg.example.org/credentials", {"login": "app", "password": "s3cret-pw"}),
+    ):
+        requests.post(
+            f"{server.base_url}{path}",
+            data=data,
+            auth=("api", "k"),
+            verify=str(server.ca_file),
+            timeout=10,
+        ).raise_for_status()
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    with smtplib.SMTP("localhost", smtp_port, timeout=10) as smtp:
+        smtp.starttls(context=ctx)
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login("app@mg.example.org", "wrong")
+        smtp.login("app@mg.example.org", "s3cret-pw")
