@@ -44,7 +44,7 @@ from ..store import TransportInfo
 from ..tls import records
 from ..tls.alerts import PROTOCOL_VERSION, alert_record, first_alert, openssl_answer
 from ..tls.clienthello import ClientHello, MalformedHello, NotTLS, TooLarge
-from ..tls.connections import ConnectionInfo
+from ..tls.connections import negotiated
 from ..tls.handshake_log import HandshakeLog
 from ..tls.listener import format_peer
 from ..tls.peek import HelloTimeout, PeerClosed, peek_hello
@@ -227,16 +227,7 @@ class Submission(SMTP):
             raise TLSSetupException() from exc
         ssl_object = self._tls_protocol._extra.get("ssl_object")
         if ssl_object is not None:
-            cipher = ssl_object.cipher()
-            info = ConnectionInfo(
-                conn_id=record["conn_id"],
-                peer=record["peer"],
-                tls_version=ssl_object.version(),
-                cipher=cipher[0] if cipher else None,
-                sni=hello.sni,
-                alpn=ssl_object.selected_alpn_protocol(),
-                ja4=record.get("ja4"),
-            )
+            info = negotiated(dict(record), ssl_object, hello.sni)
             records.add_session(record, info, resumed=bool(ssl_object.session_reused))
         record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         self.door.log.write(record)

@@ -46,6 +46,23 @@ class ConnectionInfo:
     canary: bool = False
 
 
+def negotiated(
+    record: dict[str, Any], ssl_object: Any, sni: str | None, *, canary: bool = False
+) -> ConnectionInfo:
+    """What a finished handshake negotiated, for the log line and the handlers."""
+    cipher = ssl_object.cipher()
+    return ConnectionInfo(
+        conn_id=record["conn_id"],
+        peer=record["peer"],
+        tls_version=ssl_object.version(),
+        cipher=cipher[0] if cipher else None,
+        sni=sni,
+        alpn=ssl_object.selected_alpn_protocol(),
+        ja4=record.get("ja4"),
+        canary=canary,
+    )
+
+
 #: Seconds a successful handshake's log line waits for the first request's User-Agent.
 USER_AGENT_WAIT = 2.0
 #: Characters of a User-Agent kept.

@@ -38,7 +38,7 @@ from ..log import logger
 from . import records
 from .alerts import PROTOCOL_VERSION, alert_record, first_alert, openssl_answer
 from .clienthello import TLS1_2, ClientHello, MalformedHello, NotTLS, TooLarge, version_name
-from .connections import ConnectionInfo, ConnectionRegistry, TrackedProtocol
+from .connections import ConnectionRegistry, TrackedProtocol, negotiated
 from .handshake_log import HandshakeLog
 from .peek import HelloTimeout, PeerClosed, close_with_reply, peek_hello
 from .policy import HEALTHCHECK_ALPN, accepted_versions, version_label
@@ -327,17 +327,8 @@ class TLSSite(web.BaseSite):
         hello: ClientHello | None,
     ) -> None:
         ssl_object = transport.get_extra_info("ssl_object")
-        cipher = ssl_object.cipher()
-        info = ConnectionInfo(
-            conn_id=record["conn_id"],
-            peer=record["peer"],
-            tls_version=ssl_object.version(),
-            cipher=cipher[0] if cipher else None,
-            sni=hello.sni if hello is not None else None,
-            alpn=ssl_object.selected_alpn_protocol(),
-            ja4=record.get("ja4"),
-            canary=self._canary,
-        )
+        sni = hello.sni if hello is not None else None
+        info = negotiated(dict(record), ssl_object, sni, canary=self._canary)
         records.add_session(record, info, resumed=bool(ssl_object.session_reused))
         sni = self._uncovered_name(hello)
         if sni is not None:
