@@ -4,17 +4,23 @@ logged with what it offered, which the report's gate names."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import smtplib
 import ssl
 import subprocess
+import sys
 from collections.abc import Callable
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from support import MockgunProcess, require_tool, run_report, wait_for
+
+CLIENTS = Path(__file__).parent / "clients"
 
 
 def ports(server: MockgunProcess) -> tuple[int, int]:
@@ -40,6 +46,15 @@ def invoice() -> EmailMessage:
         b"%PDF-1.7 invoice", maintype="application", subtype="pdf", filename="invoice.pdf"
     )
     return msg
+
+
+def detail_of(server: MockgunProcess, message: dict[str, Any]) -> dict[str, Any]:
+    answer = requests.get(
+        f"{server.base_url}/mockgun/messages/{message['id'].strip('<>')}",
+        verify=str(server.ca_file),
+        timeout=10,
+    )
+    return dict(answer.json())
 
 
 def stored(server: MockgunProcess) -> list[dict[str, Any]]:
@@ -71,11 +86,7 @@ def test_smtplib_over_starttls_and_implicit_tls(server: MockgunProcess) -> None:
         ("smtp", ["ann@example.com"], "Your invoice"),
         ("smtp", ["bob@example.com"], "Your invoice"),
     ]
-    detail = requests.get(
-        f"{server.base_url}/mockgun/messages/{messages[0]['id'].strip('<>')}",
-        verify=str(server.ca_file),
-        timeout=10,
-    ).json()
+    detail = detail_of(server, messages[0])
     assert detail["tls"]["version"] in ("TLSv1.2", "TLSv1.3")
     assert {e["event"] for e in detail["events"]} == {"accepted", "delivered"}
     assert "invoice.pdf" in detail["mime"]
@@ -141,3 +152,51 @@ def test_domain_credentials_are_the_smtp_logins(server: MockgunProcess) -> None:
         with pytest.raises(smtplib.SMTPAuthenticationError):
             smtp.login("app@mg.example.org", "wrong")
         smtp.login("app@mg.example.org", "s3cret-pw")
+
+
+def test_mailgun_headers_are_the_sends_options(server: MockgunProcess) -> None:
+    smtp_port, _ = ports(server)
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    msg = invoice()
+    msg["X-Mailgun-Tag"] = "invoices"
+    msg["X-Mailgun-Variables"] = '{"order": "A-1001", "total": 42}'
+    msg["X-Mailgun-Drop-Message"] = "yes"  # Mailgun's test mode over SMTP
+    bad = invoice()
+    bad["X-Mailgun-Variables"] = "not json"
+    with smtplib.SMTP("localhost", smtp_port, timeout=10) as smtp:
+        smtp.starttls(context=ctx)
+        smtp.login("postmaster@example.com", "pw")
+        smtp.send_message(msg)
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.send_message(bad)
+    assert refused.value.smtp_code == 550
+    assert b"X-Mailgun-Variables must be a JSON object" in refused.value.smtp_error
+    (message,) = wait_for(lambda: stored(server), what="the message")
+    assert message["tags"] == ["invoices"] and message["test_mode"] is True
+    assert message["user_variables"] == {"order": "A-1001", "total": "42"}
+    detail = detail_of(server, message)
+    delivered = [e for e in detail["events"] if e["event"] == "delivered"]
+    assert [e["delivery-status"]["code"] for e in delivered] == [650]
+
+
+def test_djangos_smtp_backend_sends_over_starttls(server: MockgunProcess) -> None:
+    smtp_port, _ = ports(server)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(CLIENTS / "django_smtp.py"),
+            "localhost",
+            str(smtp_port),
+            "postmaster@example.com",
+            "pw",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SSL_CERT_FILE": str(server.ca_file)},
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"sent": 1}, out.stderr
+    (message,) = wait_for(lambda: stored(server), what="Django's message")
+    assert (message["subject"], message["tags"]) == ("Welcome aboard", ["welcome"])
+    detail = detail_of(server, message)
+    assert 'filename="terms.pdf"' in detail["mime"] and detail["tls"]["version"]

@@ -16,11 +16,14 @@ and ``--data-dir`` apply, and the message carries its SMTP connection's TLS deta
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import socket
 import ssl
 import time
 from collections.abc import Iterator
+from email.message import Message
 from email.parser import BytesHeaderParser
 from typing import Any, cast
 
@@ -38,8 +41,9 @@ from aiosmtpd.smtp import (
 from ..api.accept import accept_send
 from ..api.keys import DOMAINS
 from ..config import Config
-from ..mailgun.send import Mailbox, SendRequest
-from ..spool import Payload
+from ..mailgun.errors import MailgunError
+from ..mailgun.form import FilePart, Form
+from ..mailgun.send import validate_mime_send
 from ..store import TransportInfo
 from ..tls import records
 from ..tls.alerts import PROTOCOL_VERSION, alert_record, first_alert, openssl_answer
@@ -109,20 +113,19 @@ class Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
-        headers = BytesHeaderParser().parsebytes(content)
+        headers = BytesHeaderParser().parsebytes(content[: 64 * 1024])
         login = str(session.auth_data or "")
         sender = str(envelope.mail_from or "")
         domain = (login.rpartition("@")[2] or sender.rpartition("@")[2]).lower()
         if not self.door.app[DOMAINS].allows(domain):
             return f"550 5.7.1 Domain not found: {domain}"
-        request = SendRequest(
-            domain=domain,
-            endpoint="smtp",
-            sender=str(headers.get("From") or sender),
-            to=tuple(Mailbox("", r) for r in envelope.rcpt_tos),
-            subject=str(headers.get("Subject") or ""),
-            mime=Payload(data=content),
-        )
+        try:
+            request = dataclasses.replace(
+                validate_mime_send(as_form(envelope.rcpt_tos, content, headers), domain),
+                endpoint="smtp",
+            )
+        except MailgunError as exc:
+            return f"550 5.7.1 {exc.message}"
         ssl_object = session.ssl.get("ssl_object") if isinstance(session.ssl, dict) else None
         if ssl_object is None and server.transport is not None:
             ssl_object = server.transport.get_extra_info("ssl_object")
@@ -135,6 +138,40 @@ class Handler:
         )
         stored = accept_send(self.door.app, request, base=self.door.base_url, transport=transport)
         return f"250 Great success {stored.id}"
+
+
+#: What Mailgun's SMTP service reads from a message's headers, as the API's form options.
+_OPTION_HEADERS = {
+    "x-mailgun-tag": "o:tag",
+    "x-mailgun-drop-message": "o:testmode",
+    "x-mailgun-deliver-by": "o:deliverytime",
+    "x-mailgun-track": "o:tracking",
+    "x-mailgun-track-clicks": "o:tracking-clicks",
+    "x-mailgun-track-opens": "o:tracking-opens",
+    "x-mailgun-recipient-variables": "recipient-variables",
+}
+
+
+def as_form(recipients: list[str], content: bytes, headers: Message) -> Form:
+    """An SMTP message as the ``messages.mime`` form it amounts to: the envelope recipients,
+    the message, and the options Mailgun reads from ``X-Mailgun-*`` headers (tags, variables,
+    test mode, delivery time, tracking), so that one validation applies to both doors."""
+    fields = [("to", r) for r in recipients]
+    for name, value in headers.items():
+        option = _OPTION_HEADERS.get(name.lower())
+        if option is not None:
+            fields.append((option, str(value).strip()))
+        elif name.lower() == "x-mailgun-variables":
+            try:
+                variables = json.loads(str(value))
+            except ValueError:
+                variables = None
+            if not isinstance(variables, dict):
+                raise MailgunError(400, "X-Mailgun-Variables must be a JSON object")
+            for key, item in variables.items():
+                fields.append((f"v:{key}", item if isinstance(item, str) else json.dumps(item)))
+    message = FilePart("message", "message.eml", "message/rfc822", data=content)
+    return Form(fields=fields, files=[message], content_type="multipart/form-data")
 
 
 class Submission(SMTP):
