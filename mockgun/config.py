@@ -164,6 +164,13 @@ class Config:
         low=0,
         high=65535,
     )
+    #: The only SMTP login accepted (with --smtp-password); None: domain credentials, or any.
+    smtp_login: str | None = _setting(
+        None,
+        "The only SMTP login accepted (with --smtp-password). Unset: a domain's SMTP "
+        "credentials, and any password for a domain that has none.",
+    )
+    smtp_password: str | None = _setting(None, "The password of --smtp-login.", secret=True)
     #: An SMTP mail catcher each delivered copy is handed to; None: none.
     relay: str | None = _setting(
         None,
@@ -263,7 +270,7 @@ class Config:
             params["hostnames"] = split_names(params["hostnames"])
         if "domains" in params:
             params["domains"] = frozenset(d.lower() for d in split_names(params["domains"]))
-        for secret in ("api_key", "webhook_signing_key"):
+        for secret in ("api_key", "webhook_signing_key", "smtp_login", "smtp_password"):
             if secret in params:
                 params[secret] = params[secret] or None
         return cls(**params)

@@ -63,6 +63,23 @@ class ThreadedServer:
         return self.server.config.api_key or DEFAULT_TEST_KEY
 
     @property
+    def smtp_host(self) -> str:
+        return self.server.host_for_urls
+
+    @property
+    def smtp_port(self) -> int | None:
+        """The STARTTLS submission port (None when the server has no SMTP door)."""
+        return self.server.smtp_port
+
+    @property
+    def smtp_login(self) -> str:
+        return self.server.config.smtp_login or "postmaster@example.com"
+
+    @property
+    def smtp_password(self) -> str:
+        return self.server.config.smtp_password or "smtp-password"
+
+    @property
     def handshake_log(self) -> str:
         return self.server.handshake_log.name
 
@@ -76,6 +93,26 @@ class ThreadedServer:
             "MAILGUN_API_KEY": self.api_key,
             # What an app checks webhook and inbound POST signatures with (anymail's name).
             "MAILGUN_WEBHOOK_SIGNING_KEY": self.server.webhooks.signing_key,
+            **self.smtp_env(),
+        }
+
+    def smtp_env(self) -> dict[str, str]:
+        """The SMTP door for apps that send by SMTP: Mailgun's Heroku add-on names (which
+        Rails guides use) and Django's settings names (STARTTLS: ``EMAIL_USE_TLS``)."""
+        if self.smtp_port is None:
+            return {}
+        host, port = self.smtp_host, str(self.smtp_port)
+        login, password = self.smtp_login, self.smtp_password
+        return {
+            "MAILGUN_SMTP_SERVER": host,
+            "MAILGUN_SMTP_PORT": port,
+            "MAILGUN_SMTP_LOGIN": login,
+            "MAILGUN_SMTP_PASSWORD": password,
+            "EMAIL_HOST": host,
+            "EMAIL_PORT": port,
+            "EMAIL_HOST_USER": login,
+            "EMAIL_HOST_PASSWORD": password,
+            "EMAIL_USE_TLS": "True",
         }
 
     def _call(self, func: Callable[[], T]) -> T:
@@ -238,6 +275,7 @@ def serve_in_thread(
                 port=0,
                 certs_dir=Path(tmp) / "certs",
                 handshake_log=str(Path(tmp) / "handshakes.jsonl"),
+                smtp_port=0,
             )
         loop = asyncio.new_event_loop()
         ready = threading.Event()

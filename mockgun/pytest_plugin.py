@@ -123,6 +123,10 @@ class MockgunFixture:
     ca_file = property(lambda self: self._server.ca_file)
     api_key = property(lambda self: self._server.api_key)
     handshake_log = property(lambda self: self._server.handshake_log)
+    smtp_host = property(lambda self: self._server.smtp_host)
+    smtp_port = property(lambda self: self._server.smtp_port)
+    smtp_login = property(lambda self: self._server.smtp_login)
+    smtp_password = property(lambda self: self._server.smtp_password)
 
     def env(self) -> dict[str, str]:
         """``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE``, ``NODE_EXTRA_CA_CERTS``,
@@ -194,6 +198,7 @@ def mockgun_server(
             "tls_max": str(tls_max),
             "api_key": str(api_key),
             "handshake_timeout": 5.0,
+            "smtp_port": 0,  # the SMTP door too, for apps that send by SMTP
         }
     )
     with serve_in_thread(config) as server:

@@ -96,6 +96,19 @@ def test_inbound_mail_reaches_the_app(mockgun):
     assert fields["signature"].decode() == expected
 
 
+def test_the_smtp_door_from_env(mockgun):
+    import smtplib, ssl
+
+    env = mockgun.env()
+    ctx = ssl.create_default_context(cafile=mockgun.ca_file)
+    with smtplib.SMTP(env["EMAIL_HOST"], int(env["EMAIL_PORT"]), timeout=10) as smtp:
+        smtp.starttls(context=ctx)
+        smtp.login(env["EMAIL_HOST_USER"], env["EMAIL_HOST_PASSWORD"])
+        smtp.sendmail("app@example.com", ["smtp@example.com"], "Subject: via smtp\r\n\r\nhi")
+    assert mockgun.wait_for_message(to="smtp@example.com", timeout=5)["subject"] == "via smtp"
+    assert env["MAILGUN_SMTP_PORT"] == str(mockgun.smtp_port)
+
+
 def test_faults_last_for_one_test(mockgun):
     mockgun.fault("503 to=*@example.com")
     resp = requests.post(
@@ -127,7 +140,7 @@ def run(pytester: pytest.Pytester, expected_tls: str, *args: str) -> pytest.RunR
 
 def test_fixture_works_with_no_setup_and_isolates_tests(pytester: pytest.Pytester) -> None:
     result = run(pytester, "TLSv1.3")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
     # The session's server stopped when the session ended.
     url = (pytester.path / "server-url.txt").read_text()
     port = int(url.rsplit(":", 1)[1])
@@ -136,12 +149,12 @@ def test_fixture_works_with_no_setup_and_isolates_tests(pytester: pytest.Pyteste
 
 
 def test_tls_max_option(pytester: pytest.Pytester) -> None:
-    run(pytester, "TLSv1.2", "--mockgun-tls-max=1.2").assert_outcomes(passed=6)
+    run(pytester, "TLSv1.2", "--mockgun-tls-max=1.2").assert_outcomes(passed=7)
 
 
 def test_tls_max_ini_setting(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmockgun_tls_max = 1.2\n")
-    run(pytester, "TLSv1.2").assert_outcomes(passed=6)
+    run(pytester, "TLSv1.2").assert_outcomes(passed=7)
 
 
 def test_programmatic_use_without_pytest() -> None:
@@ -238,7 +251,7 @@ def test_session_summary_and_the_legacy_gate(pytester: pytest.Pytester) -> None:
 
 def test_a_session_of_modern_clients_passes_the_gate(pytester: pytest.Pytester) -> None:
     result = run(pytester, "TLSv1.3", "--mockgun-fail-on-legacy")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*No client offered legacy TLS*"])
 

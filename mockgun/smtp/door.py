@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hmac
 import json
 import os
 import socket
@@ -99,7 +100,10 @@ class Door:
         login = data.login.decode(errors="replace")
         password = data.password.decode(errors="replace")
         domain = self.app[DOMAINS].get(login.rpartition("@")[2])
-        if domain is not None and domain.credentials:
+        if self.config.smtp_login is not None:  # --smtp-login: that pair only
+            expected = f"{self.config.smtp_login}\0{self.config.smtp_password or ''}"
+            ok = hmac.compare_digest(f"{login}\0{password}".encode(), expected.encode())
+        elif domain is not None and domain.credentials:
             ok = self.app[DOMAINS].check_login(login, password)
         else:
             ok = bool(password)
