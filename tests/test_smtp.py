@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import requests
-from support import MockgunProcess, require_tool, run_report, wait_for
+from support import NODE_DIR, MockgunProcess, require_tool, run_report, wait_for
 
 CLIENTS = Path(__file__).parent / "clients"
 
@@ -129,6 +129,29 @@ def test_a_tls11_starttls_client_is_refused_logged_and_named(
     )
     assert line["outcome"] == "rejected" and line["client_max_version"] == "TLSv1.1"
     assert line["alert_sent"] == "protocol_version" and line["client_ciphers"]
+    # Implicit TLS: the HTTPS listener's own path, the same answer.
+    _, smtps_port = ports(server)
+    done = subprocess.run(
+        [
+            openssl,
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{smtps_port}",
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "alert protocol version" in done.stderr, done.stderr
+    (implicit,) = wait_for(
+        lambda: [h for h in server.handshakes() if h.get("listener", "").startswith("smtps:")],
+        what="the SMTPS line",
+    )
+    assert implicit["outcome"] == "rejected" and implicit["alert_sent"] == "protocol_version"
     code, out, _ = run_report(server.log_path, "--fail-on-legacy", capsys=capsys)
     assert code == 1 and "TLSv1.1" in out
 
@@ -200,3 +223,59 @@ def test_djangos_smtp_backend_sends_over_starttls(server: MockgunProcess) -> Non
     assert (message["subject"], message["tags"]) == ("Welcome aboard", ["welcome"])
     detail = detail_of(server, message)
     assert 'filename="terms.pdf"' in detail["mime"] and detail["tls"]["version"]
+
+
+def test_nodemailers_smtp_transport(server: MockgunProcess, node_modules: Path) -> None:
+    smtp_port, _ = ports(server)
+    out = subprocess.run(
+        [
+            "node",
+            str(NODE_DIR / "nodemailer_smtp.mjs"),
+            "localhost",
+            str(smtp_port),
+            "postmaster@example.com",
+            "pw",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NODE_EXTRA_CA_CERTS": str(server.ca_file)},
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["accepted"] == ["ann@example.com"], result
+    assert result["response"].startswith("250 ")
+    (message,) = wait_for(lambda: stored(server), what="nodemailer's message")
+    assert message["tags"] == ["node"]
+    assert "filename=receipt.txt" in detail_of(server, message)["mime"]
+
+
+def test_curl_smtp_with_ssl_reqd(server: MockgunProcess, tmp_path: Path) -> None:
+    curl = require_tool("curl")
+    smtp_port, _ = ports(server)
+    mail = tmp_path / "mail.eml"
+    mail.write_bytes(invoice().as_bytes())
+    done = subprocess.run(
+        [
+            curl,
+            "-sS",
+            "--ssl-reqd",
+            f"smtp://localhost:{smtp_port}",
+            "--cacert",
+            str(server.ca_file),
+            "--user",
+            "postmaster@example.com:pw",
+            "--mail-from",
+            "shop@example.com",
+            "--mail-rcpt",
+            "carl@example.com",
+            "--upload-file",
+            str(mail),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    (message,) = wait_for(lambda: stored(server), what="curl's message")
+    assert message["recipients"] == ["carl@example.com"]
+    assert 'filename="invoice.pdf"' in detail_of(server, message)["mime"]
