@@ -202,23 +202,24 @@ def test_mailgun_headers_are_the_sends_options(server: MockgunProcess) -> None:
     assert [e["delivery-status"]["code"] for e in delivered] == [650]
 
 
-def test_djangos_smtp_backend_sends_over_starttls(server: MockgunProcess) -> None:
+def smtp_client(server: MockgunProcess, program: list[str], trust: str) -> dict[str, Any]:
+    """Run a client script against the STARTTLS port (``HOST PORT USER PASSWORD``) with the
+    CA trusted through ``trust`` (an environment variable); its last line, as JSON."""
     smtp_port, _ = ports(server)
     out = subprocess.run(
-        [
-            sys.executable,
-            str(CLIENTS / "django_smtp.py"),
-            "localhost",
-            str(smtp_port),
-            "postmaster@example.com",
-            "pw",
-        ],
+        [*program, "localhost", str(smtp_port), "postmaster@example.com", "pw"],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "SSL_CERT_FILE": str(server.ca_file)},
+        env={**os.environ, trust: str(server.ca_file)},
     )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"sent": 1}, out.stderr
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_djangos_smtp_backend_sends_over_starttls(server: MockgunProcess) -> None:
+    program = [sys.executable, str(CLIENTS / "django_smtp.py")]
+    assert smtp_client(server, program, "SSL_CERT_FILE") == {"sent": 1}
     (message,) = wait_for(lambda: stored(server), what="Django's message")
     assert (message["subject"], message["tags"]) == ("Welcome aboard", ["welcome"])
     detail = detail_of(server, message)
@@ -226,22 +227,8 @@ def test_djangos_smtp_backend_sends_over_starttls(server: MockgunProcess) -> Non
 
 
 def test_nodemailers_smtp_transport(server: MockgunProcess, node_modules: Path) -> None:
-    smtp_port, _ = ports(server)
-    out = subprocess.run(
-        [
-            "node",
-            str(NODE_DIR / "nodemailer_smtp.mjs"),
-            "localhost",
-            str(smtp_port),
-            "postmaster@example.com",
-            "pw",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NODE_EXTRA_CA_CERTS": str(server.ca_file)},
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    program = ["node", str(NODE_DIR / "nodemailer_smtp.mjs")]
+    result = smtp_client(server, program, "NODE_EXTRA_CA_CERTS")
     assert result["accepted"] == ["ann@example.com"], result
     assert result["response"].startswith("250 ")
     (message,) = wait_for(lambda: stored(server), what="nodemailer's message")
