@@ -8,10 +8,12 @@ import json
 import os
 import re
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -266,3 +268,73 @@ def test_curl_smtp_with_ssl_reqd(server: MockgunProcess, tmp_path: Path) -> None
     (message,) = wait_for(lambda: stored(server), what="curl's message")
     assert message["recipients"] == ["carl@example.com"]
     assert 'filename="invoice.pdf"' in detail_of(server, message)["mime"]
+
+
+def test_a_storm_of_mixed_sessions(spawn: Callable[..., MockgunProcess]) -> None:
+    """Hundreds of sessions at once, good and bad: one log line per TLS attempt, every message
+    answered 250 stored once, and the server's descriptors back where they were."""
+    server = spawn("--smtp-port", "0", "--smtps-port", "0")
+    smtp_port, _ = ports(server)
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    legacy = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    legacy.check_hostname, legacy.verify_mode = False, ssl.CERT_NONE
+    legacy.minimum_version = legacy.maximum_version = ssl.TLSVersion.TLSv1_1
+    legacy.set_ciphers("DEFAULT:@SECLEVEL=0")
+    fd_dir = Path(f"/proc/{server.proc.pid}/fd")
+    baseline = len(list(fd_dir.iterdir()))
+    kinds = ["good"] * 120 + ["legacy"] * 45 + ["plain"] * 45 + ["silent"] * 30 + ["dropped"] * 60
+
+    def session(n: int, kind: str) -> str | None:
+        with smtplib.SMTP("localhost", smtp_port, timeout=20) as smtp:
+            smtp.ehlo()
+            if kind == "plain":
+                code, _ = smtp.docmd("MAIL", "FROM:<a@example.com>")
+                assert code == 530
+                return None
+            if kind == "silent":  # asks for TLS, then never says hello
+                assert smtp.docmd("STARTTLS")[0] == 220
+                smtp.sock.recv(1)  # the server gives up and closes
+                return None
+            if kind == "legacy":
+                with pytest.raises(ssl.SSLError):
+                    smtp.starttls(context=legacy)
+                return None
+            smtp.starttls(context=ctx)
+            smtp.login("postmaster@example.com", "pw")
+            smtp.mail("shop@example.com")
+            smtp.rcpt(f"storm{n}@example.com")
+            body = f"Subject: storm {n}\r\n\r\n".encode() + (b"x" * 76 + b"\r\n") * 30
+            if kind == "dropped":  # gone in the middle of DATA
+                assert smtp.docmd("DATA")[0] == 354
+                smtp.sock.sendall(body[:500])
+                smtp.sock.shutdown(socket.SHUT_RDWR)  # gone: the server sees the end at once
+                smtp.close()
+                return None
+            code, reply = smtp.data(body)
+            assert code == 250
+            return reply.decode().split()[-1]  # "Great success <id>": the id
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        futures = [pool.submit(session, n, kind) for n, kind in enumerate(kinds)]
+        outcomes = [f.result() for f in futures]
+    answered = [i for i in outcomes if i is not None]
+    assert len(answered) == 120
+
+    attempts = len(kinds) - 45  # every session but the plain-text ones asked for TLS
+
+    def lines() -> list[dict[str, Any]]:
+        return [h for h in server.handshakes() if h.get("listener", "").startswith("smtp:")]
+
+    logged = wait_for(lambda: len(lines()) >= attempts and lines(), what="a line per attempt")
+    assert len(logged) == attempts and len({h["conn_id"] for h in logged}) == attempts
+    outcomes_seen = sorted({h["outcome"] for h in logged})
+    assert outcomes_seen == ["ok", "rejected", "timeout"], outcomes_seen
+    kept = requests.get(
+        f"{server.base_url}/mockgun/messages?limit=1000",
+        verify=str(server.ca_file),
+        timeout=30,
+    ).json()["items"]
+    assert sorted(m["id"] for m in kept) == sorted(answered)  # each once, none half-written
+    wait_for(
+        lambda: len(list(fd_dir.iterdir())) <= baseline + 2, what="descriptors back to baseline"
+    )

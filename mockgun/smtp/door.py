@@ -23,6 +23,7 @@ import os
 import socket
 import ssl
 import time
+import warnings
 from collections.abc import Iterator
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -54,6 +55,11 @@ from ..tls.handshake_log import HandshakeLog
 from ..tls.listener import format_peer
 from ..tls.peek import HelloTimeout, PeerClosed, peek_hello
 from ..tls.policy import accepted_versions
+
+
+# aiosmtpd warns on every login that a field it fills itself is deprecated: not ours to fix,
+# and not worth a line on stderr per session.
+warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
 
 
 class Door:
