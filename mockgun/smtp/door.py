@@ -56,7 +56,6 @@ from ..tls.listener import format_peer
 from ..tls.peek import HelloTimeout, PeerClosed, peek_hello
 from ..tls.policy import accepted_versions
 
-
 # aiosmtpd warns on every login that a field it fills itself is deprecated: not ours to fix,
 # and not worth a line on stderr per session.
 warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
