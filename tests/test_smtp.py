@@ -293,6 +293,7 @@ def test_a_storm_of_mixed_sessions(spawn: Callable[..., MockgunProcess]) -> None
                 return None
             if kind == "silent":  # asks for TLS, then never says hello
                 assert smtp.docmd("STARTTLS")[0] == 220
+                assert smtp.sock is not None
                 smtp.sock.recv(1)  # the server gives up and closes
                 return None
             if kind == "legacy":
@@ -306,6 +307,7 @@ def test_a_storm_of_mixed_sessions(spawn: Callable[..., MockgunProcess]) -> None
             body = f"Subject: storm {n}\r\n\r\n".encode() + (b"x" * 76 + b"\r\n") * 30
             if kind == "dropped":  # gone in the middle of DATA
                 assert smtp.docmd("DATA")[0] == 354
+                assert smtp.sock is not None
                 smtp.sock.sendall(body[:500])
                 smtp.sock.shutdown(socket.SHUT_RDWR)  # gone: the server sees the end at once
                 smtp.close()
