@@ -17,7 +17,7 @@ from aiohttp import web
 
 from .api.app import create_app
 from .api.errors import MailgunShapedProtocol
-from .api.keys import FAULTS, INFLIGHT, LISTS, LIVE, STORE, SUPPRESSIONS, WEBHOOKS
+from .api.keys import FAULTS, INFLIGHT, LISTS, LIVE, SMTP_PORTS, STORE, SUPPRESSIONS, WEBHOOKS
 from .certs import CertResult, ensure_canary_certs, ensure_certs
 from .config import Config
 from .faults import FaultBook
@@ -169,6 +169,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
                 )
                 smtp_servers.append(plain)
                 smtp_port = door.smtp_port = plain.sockets[0].getsockname()[1]
+                app[SMTP_PORTS]["starttls"] = smtp_port
             if config.smtps_port is not None:
                 site = await listen(
                     config.smtps_port,
@@ -177,7 +178,7 @@ async def serve(config: Config) -> AsyncIterator[Server]:
                     factory=lambda: door.protocol(implicit=True),
                     listener="smtps:{port}",
                 )
-                smtps_port = site.port
+                smtps_port = app[SMTP_PORTS]["implicit_tls"] = site.port
         yield Server(
             config=config,
             port=main.port,

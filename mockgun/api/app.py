@@ -61,6 +61,7 @@ from .keys import (
     RELAY,
     RENDERER,
     ROUTES,
+    SMTP_PORTS,
     STARTED,
     STATS,
     STORE,
@@ -186,6 +187,7 @@ def create_app(
         client_max_size=config.max_message_size,
     )
     app[STARTED] = time.time()
+    app[SMTP_PORTS] = {}
     app[INFLIGHT] = inflight
     app[CONFIG] = config
     app[STORE] = MessageStore(

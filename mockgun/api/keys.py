@@ -60,6 +60,8 @@ RENDERER = web.AppKey("renderer", Offload)
 INBOUND_WORKER = web.AppKey("inbound_worker", Offload)
 #: ``--relay``'s SMTP hand-off, when one is configured.
 RELAY = web.AppKey("relay", Relay)
+#: The SMTP door's bound ports, filled in by the server once it listens (empty: no door).
+SMTP_PORTS = web.AppKey("smtp_ports", dict[str, int])
 #: ``--data-dir``'s writer, when state is kept.
 PERSIST = web.AppKey("persist", Persister)
 STARTED = web.AppKey("started", float)

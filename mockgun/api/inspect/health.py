@@ -7,7 +7,7 @@ from aiohttp import web
 from ..._version import __version__
 from ...mailgun.errors import MailgunError
 from ...tls.policy import version_label
-from ..keys import CONFIG, CONNECTIONS, HANDSHAKES, PERSIST, STORE
+from ..keys import CONFIG, CONNECTIONS, HANDSHAKES, PERSIST, SMTP_PORTS, STORE
 
 routes = web.RouteTableDef()
 
@@ -23,6 +23,7 @@ async def health(request: web.Request) -> web.Response:
         if log.get("ok", True)
         else (f"the handshake log {log.get('path')} cannot be written: {log.get('error')}")
     )
+    smtp_ports = request.app[SMTP_PORTS]
     persister = request.app.get(PERSIST)
     kept = None
     if persister is not None:
@@ -46,6 +47,7 @@ async def health(request: web.Request) -> web.Response:
             "events_evicted": request.app[STORE].events.evicted,
             "handshake_log": log,
             **({"data_dir": kept} if kept is not None else {}),
+            **({"smtp": {**smtp_ports}} if smtp_ports else {}),
             "connections": {
                 "open": len(request.app[CONNECTIONS]),
                 "slow_closed": request.app[CONNECTIONS].slow_closed,
