@@ -41,7 +41,7 @@ STATUS_MESSAGES = {
     504: "Gateway Timeout",
 }
 ACTIONS = ("status", "delay", "drop", "stall")
-ENDPOINTS = ("messages", "messages.mime", "any")
+ENDPOINTS = ("messages", "messages.mime", "smtp", "any")
 _MATCH_KEYS = {
     "domain": "domain",
     "to": "recipient",

@@ -340,3 +340,30 @@ def test_a_storm_of_mixed_sessions(spawn: Callable[..., MockgunProcess]) -> None
     wait_for(
         lambda: len(list(fd_dir.iterdir())) <= baseline + 2, what="descriptors back to baseline"
     )
+
+
+def test_fault_rules_and_magic_recipients_at_smtp(spawn: Callable[..., MockgunProcess]) -> None:
+    server = spawn(
+        "--smtp-port", "0", "--smtps-port", "0", "--fault", "429 to=busy@* endpoint=smtp"
+    )
+    smtp_port, _ = ports(server)
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    with smtplib.SMTP("localhost", smtp_port, timeout=10) as smtp:
+        smtp.starttls(context=ctx)
+        smtp.login("postmaster@example.com", "pw")
+        with pytest.raises(smtplib.SMTPDataError) as limited:
+            smtp.sendmail("shop@example.com", ["busy@example.com"], b"Subject: s\r\n\r\nx\r\n")
+        assert limited.value.smtp_code == 451
+        assert b"request limit exceeded" in limited.value.smtp_error
+        # A magic recipient: accepted, then the bounce Mailgun would report.
+        smtp.sendmail("shop@example.com", ["bounce@example.com"], b"Subject: s\r\n\r\nx\r\n")
+    (message,) = wait_for(lambda: stored(server), what="the accepted message")
+    events = detail_of(server, message)["events"]
+    assert [(e["event"], e.get("severity")) for e in events] == [
+        ("accepted", None),
+        ("failed", "permanent"),
+    ]
+    injected = requests.get(
+        f"{server.base_url}/mockgun/faults", verify=str(server.ca_file), timeout=10
+    ).json()
+    assert [i["endpoint"] for i in injected["injected"]] == ["smtp"]

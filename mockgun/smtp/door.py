@@ -41,8 +41,10 @@ from aiosmtpd.smtp import (
 )
 
 from ..api.accept import accept_send
-from ..api.keys import DOMAINS
+from ..api.keys import DOMAINS, FAULTS
+from ..clock import now_rfc3339
 from ..config import Config
+from ..faults import STATUS_MESSAGES, FaultTarget
 from ..mailgun.errors import MailgunError
 from ..mailgun.form import FilePart, Form
 from ..mailgun.send import validate_mime_send
@@ -120,6 +122,33 @@ class Handler:
     def __init__(self, door: Door) -> None:
         self.door = door
 
+    async def _fault(
+        self, server: SMTP, domain: str, recipients: list[str], sender: str
+    ) -> str | None:
+        """A fault rule (``endpoint=smtp`` or ``any``) or a magic ``fault-...`` recipient, as
+        an SMTP reply: a 4xx status as ``451``, a 5xx one as ``554`` (401 as ``535``), both
+        with the API's text; ``delay`` waits, then the message is taken; ``drop`` and
+        ``stall`` end the connection without an answer."""
+        book = self.door.app[FAULTS]
+        if not book.may_apply(recipients):
+            return None
+        target = FaultTarget(endpoint="smtp", domain=domain, recipients=recipients, sender=sender)
+        rule = book.pick(target)
+        if rule is None:
+            return None
+        book.record(rule, target, now_rfc3339())
+        if rule.action == "delay":
+            await asyncio.sleep(rule.delay)
+            return None
+        if rule.action in ("drop", "stall"):
+            if server.transport is not None:
+                cast(asyncio.Transport, server.transport).abort()
+            return "421 4.4.2 mockgun: connection dropped by a fault rule"
+        text = STATUS_MESSAGES[rule.status].format(domain=domain, retry_after=rule.retry_after)
+        if rule.status == 401:
+            return f"535 5.7.8 {text}"
+        return f"451 4.3.0 {text}" if rule.status < 500 else f"554 5.3.0 {text}"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         headers = BytesHeaderParser().parsebytes(content[: 64 * 1024])
@@ -128,6 +157,9 @@ class Handler:
         domain = (login.rpartition("@")[2] or sender.rpartition("@")[2]).lower()
         if not self.door.app[DOMAINS].allows(domain):
             return f"550 5.7.1 Domain not found: {domain}"
+        refusal = await self._fault(server, domain, list(envelope.rcpt_tos), sender)
+        if refusal is not None:
+            return refusal
         try:
             request = dataclasses.replace(
                 validate_mime_send(as_form(envelope.rcpt_tos, content, headers), domain),
