@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .clock import now_rfc3339
+
 #: The statuses a rule may answer with, and Mailgun's text for each.
 STATUS_MESSAGES = {
     400: "Bad Request",
@@ -285,6 +287,13 @@ class FaultBook:
             if magic is not None:
                 return magic
         return None
+
+    def trigger(self, request: FaultTarget) -> FaultRule | None:
+        """The rule that applies to ``request`` (see :meth:`pick`), recorded as injected now."""
+        rule = self.pick(request)
+        if rule is not None:
+            self.record(rule, request, now_rfc3339())
+        return rule
 
     def record(self, rule: FaultRule, request: FaultTarget, ts: str) -> dict[str, Any]:
         entry = {

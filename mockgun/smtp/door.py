@@ -42,7 +42,6 @@ from aiosmtpd.smtp import (
 
 from ..api.accept import accept_send
 from ..api.keys import DOMAINS, FAULTS
-from ..clock import now_rfc3339
 from ..config import Config
 from ..faults import STATUS_MESSAGES, FaultTarget
 from ..mailgun.errors import MailgunError
@@ -133,10 +132,9 @@ class Handler:
         if not book.may_apply(recipients):
             return None
         target = FaultTarget(endpoint="smtp", domain=domain, recipients=recipients, sender=sender)
-        rule = book.pick(target)
+        rule = book.trigger(target)
         if rule is None:
             return None
-        book.record(rule, target, now_rfc3339())
         if rule.action == "delay":
             await asyncio.sleep(rule.delay)
             return None

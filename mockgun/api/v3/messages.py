@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from ...clock import now_rfc3339
 from ...faults import STATUS_MESSAGES, FaultRule, FaultTarget
 from ...mailgun import lists, mime, render, templated
 from ...mailgun.errors import MailgunError
@@ -162,10 +161,9 @@ async def apply_fault(request: web.Request, form: Form, domain: str) -> FaultRul
         recipients=[addr for _, addr in addresses(fields, "to") if addr],
         sender=next((a for _, a in addresses(form.getall("from")[:1], "from")), ""),
     )
-    rule = book.pick(target)
+    rule = book.trigger(target)
     if rule is None:
         return None
-    book.record(rule, target, now_rfc3339())
     if rule.action == "delay":
         await asyncio.sleep(rule.delay)
         return rule
