@@ -4,6 +4,7 @@ logged with what it offered, which the report's gate names."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -367,3 +368,76 @@ def test_fault_rules_and_magic_recipients_at_smtp(spawn: Callable[..., MockgunPr
         f"{server.base_url}/mockgun/faults", verify=str(server.ca_file), timeout=10
     ).json()
     assert [i["endpoint"] for i in injected["injected"]] == ["smtp"]
+
+
+def test_swaks_and_openssl_s_client_send(server: MockgunProcess, tmp_path: Path) -> None:
+    swaks = require_tool("swaks")
+    openssl = require_tool("openssl")
+    smtp_port, smtps_port = ports(server)
+    attachment = tmp_path / "report.csv"
+    attachment.write_text("a,b\n1,2\n")
+    done = subprocess.run(
+        [
+            swaks,
+            "--server",
+            f"localhost:{smtp_port}",
+            "--tls",
+            "--tls-verify",
+            "--tls-ca-path",
+            str(server.ca_file),
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "postmaster@example.com",
+            "--auth-password",
+            "pw",
+            "--from",
+            "shop@example.com",
+            "--to",
+            "swaks@example.com",
+            "--header",
+            "Subject: from swaks",
+            "--attach",
+            f"@{attachment}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # openssl s_client as a bare SMTP client over implicit TLS, the whole session scripted.
+    login = base64.b64encode(b"\0postmaster@example.com\0pw").decode()
+    session = "\r\n".join(
+        [
+            "EHLO s-client",
+            f"AUTH PLAIN {login}",
+            "MAIL FROM:<shop@example.com>",
+            "RCPT TO:<sclient@example.com>",
+            "DATA",
+            "Subject: from s_client",
+            "",
+            "hello",
+            ".",
+            "QUIT",
+            "",
+        ]
+    )
+    done = subprocess.run(
+        [
+            openssl,
+            "s_client",
+            "-connect",
+            f"localhost:{smtps_port}",
+            "-CAfile",
+            str(server.ca_file),
+            "-verify_return_error",
+            "-quiet",
+        ],
+        input=session,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "250 Great success" in done.stdout, done.stdout + done.stderr
+    got = wait_for(lambda: len(stored(server)) == 2 and stored(server), what="both messages")
+    assert sorted(m["subject"] for m in got) == ["from s_client", "from swaks"]
