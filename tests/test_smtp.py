@@ -60,6 +60,17 @@ def detail_of(server: MockgunProcess, message: dict[str, Any]) -> dict[str, Any]
     return dict(answer.json())
 
 
+def assert_sessions_logged(server: MockgunProcess, count: int) -> None:
+    """``count`` SMTP handshakes in the log, each with the version and cipher it negotiated."""
+
+    def lines() -> list[dict[str, Any]]:
+        return [h for h in server.handshakes() if "listener" in h]
+
+    logged = wait_for(lambda: len(lines()) >= count and lines(), what=f"{count} SMTP lines")
+    assert len(logged) == count
+    assert all(h["outcome"] == "ok" and h["tls_version"] and h["cipher"] for h in logged)
+
+
 def stored(server: MockgunProcess) -> list[dict[str, Any]]:
     answer = requests.get(
         f"{server.base_url}/mockgun/messages", verify=str(server.ca_file), timeout=10
@@ -227,6 +238,7 @@ def test_djangos_smtp_backend_sends_over_starttls(server: MockgunProcess) -> Non
     assert (message["subject"], message["tags"]) == ("Welcome aboard", ["welcome"])
     detail = detail_of(server, message)
     assert 'filename="terms.pdf"' in detail["mime"] and detail["tls"]["version"]
+    assert_sessions_logged(server, 1)
 
 
 def test_nodemailers_smtp_transport(server: MockgunProcess, node_modules: Path) -> None:
@@ -237,6 +249,7 @@ def test_nodemailers_smtp_transport(server: MockgunProcess, node_modules: Path) 
     (message,) = wait_for(lambda: stored(server), what="nodemailer's message")
     assert message["tags"] == ["node"]
     assert "filename=receipt.txt" in detail_of(server, message)["mime"]
+    assert_sessions_logged(server, 1)
 
 
 def test_curl_smtp_with_ssl_reqd(server: MockgunProcess, tmp_path: Path) -> None:
@@ -269,6 +282,7 @@ def test_curl_smtp_with_ssl_reqd(server: MockgunProcess, tmp_path: Path) -> None
     (message,) = wait_for(lambda: stored(server), what="curl's message")
     assert message["recipients"] == ["carl@example.com"]
     assert 'filename="invoice.pdf"' in detail_of(server, message)["mime"]
+    assert_sessions_logged(server, 1)
 
 
 def test_a_storm_of_mixed_sessions(spawn: Callable[..., MockgunProcess]) -> None:
@@ -373,7 +387,7 @@ def test_fault_rules_and_magic_recipients_at_smtp(spawn: Callable[..., MockgunPr
 def test_swaks_and_openssl_s_client_send(server: MockgunProcess, tmp_path: Path) -> None:
     swaks = require_tool("swaks")
     openssl = require_tool("openssl")
-    smtp_port, smtps_port = ports(server)
+    smtp_port, _ = ports(server)
     attachment = tmp_path / "report.csv"
     attachment.write_text("a,b\n1,2\n")
     done = subprocess.run(
@@ -405,7 +419,8 @@ def test_swaks_and_openssl_s_client_send(server: MockgunProcess, tmp_path: Path)
         timeout=60,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    # openssl s_client as a bare SMTP client over implicit TLS, the whole session scripted.
+    # openssl s_client as a bare SMTP client (it does EHLO and STARTTLS), the rest scripted:
+    # a multipart message with an attachment, typed in as a person at a terminal would.
     login = base64.b64encode(b"\0postmaster@example.com\0pw").decode()
     session = "\r\n".join(
         [
@@ -415,8 +430,19 @@ def test_swaks_and_openssl_s_client_send(server: MockgunProcess, tmp_path: Path)
             "RCPT TO:<sclient@example.com>",
             "DATA",
             "Subject: from s_client",
+            "MIME-Version: 1.0",
+            'Content-Type: multipart/mixed; boundary="b"',
+            "",
+            "--b",
+            "Content-Type: text/plain",
             "",
             "hello",
+            "--b",
+            'Content-Type: text/csv; name="typed.csv"',
+            'Content-Disposition: attachment; filename="typed.csv"',
+            "",
+            "a,b",
+            "--b--",
             ".",
             "QUIT",
             "",
@@ -427,7 +453,9 @@ def test_swaks_and_openssl_s_client_send(server: MockgunProcess, tmp_path: Path)
             openssl,
             "s_client",
             "-connect",
-            f"localhost:{smtps_port}",
+            f"localhost:{smtp_port}",
+            "-starttls",
+            "smtp",
             "-CAfile",
             str(server.ca_file),
             "-verify_return_error",
@@ -441,3 +469,6 @@ def test_swaks_and_openssl_s_client_send(server: MockgunProcess, tmp_path: Path)
     assert "250 Great success" in done.stdout, done.stdout + done.stderr
     got = wait_for(lambda: len(stored(server)) == 2 and stored(server), what="both messages")
     assert sorted(m["subject"] for m in got) == ["from s_client", "from swaks"]
+    for message in got:
+        assert "filename=" in detail_of(server, message)["mime"]
+    assert_sessions_logged(server, 2)
