@@ -472,3 +472,34 @@ def test_swaks_and_openssl_s_client_send(server: MockgunProcess, tmp_path: Path)
     for message in got:
         assert "filename=" in detail_of(server, message)["mime"]
     assert_sessions_logged(server, 2)
+
+
+def test_a_template_named_in_a_header_is_rendered(server: MockgunProcess) -> None:
+    requests.post(
+        f"{server.base_url}/v3/example.com/templates",
+        data={"name": "welcome", "template": "<p>Hi {{name}}</p>"},
+        auth=("api", "k"),
+        verify=str(server.ca_file),
+        timeout=10,
+    ).raise_for_status()
+    smtp_port, _ = ports(server)
+    msg = EmailMessage()
+    msg["From"] = "shop@example.com"
+    msg["To"] = "ann@example.com"
+    msg["Subject"] = "Welcome"
+    msg["X-Mailgun-Template-Name"] = "welcome"
+    msg["X-Mailgun-Template-Variables"] = '{"name": "Ann"}'
+    msg.set_content("placeholder")
+    msg.add_alternative("<p>placeholder</p>", subtype="html")
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    with smtplib.SMTP("localhost", smtp_port, timeout=10) as smtp:
+        smtp.starttls(context=ctx)
+        smtp.login("postmaster@example.com", "pw")
+        smtp.send_message(msg)
+    (message,) = wait_for(lambda: stored(server), what="the message")
+    got = requests.get(
+        f"{server.base_url}/mockgun/messages/{message['id'].strip('<>')}/received/ann@example.com",
+        verify=str(server.ca_file),
+        timeout=10,
+    ).json()
+    assert got["html"].strip() == "<p>Hi Ann</p>"

@@ -41,9 +41,11 @@ from aiosmtpd.smtp import (
 )
 
 from ..api.accept import accept_send
-from ..api.keys import DOMAINS, FAULTS
+from ..api.keys import DOMAINS, FAULTS, LISTS
+from ..api.v3.messages import render_template
 from ..config import Config
 from ..faults import STATUS_MESSAGES, FaultTarget
+from ..mailgun import lists
 from ..mailgun.errors import MailgunError
 from ..mailgun.form import FilePart, Form
 from ..mailgun.send import validate_mime_send
@@ -163,6 +165,10 @@ class Handler:
                 validate_mime_send(as_form(envelope.rcpt_tos, content, headers), domain),
                 endpoint="smtp",
             )
+            request = lists.expand(request, self.door.app[LISTS])  # a list address: its members
+            failure = None
+            if request.options.template:  # X-Mailgun-Template-Name: rendered as for the API
+                request, failure = await render_template(self.door.app, request)
         except MailgunError as exc:
             return f"550 5.7.1 {exc.message}"
         ssl_object = session.ssl.get("ssl_object") if isinstance(session.ssl, dict) else None
@@ -175,7 +181,13 @@ class Handler:
             cipher=cipher[0] if cipher else None,
             peer_ip=str((session.peer or ("",))[0]),
         )
-        stored = accept_send(self.door.app, request, base=self.door.base_url, transport=transport)
+        stored = accept_send(
+            self.door.app,
+            request,
+            base=self.door.base_url,
+            transport=transport,
+            template_failure=failure,
+        )
         return f"250 Great success {stored.id}"
 
 

@@ -68,7 +68,7 @@ async def _send(request: web.Request, validate: Callable[[Form, str], SendReques
     send = lists.expand(send, request.app[LISTS])
     failure = None
     if send.options.template:
-        send, failure = await render_template(request, send)
+        send, failure = await render_template(request.app, send)
     stored = accept(
         request, send, fault=rule.id if rule is not None else None, template_failure=failure
     )
@@ -101,11 +101,11 @@ RENDER_TIMEOUT = 5.0
 
 
 async def render_template(
-    request: web.Request, send: SendRequest
+    app: web.Application, send: SendRequest
 ) -> tuple[SendRequest, str | None]:
     """The send with its template rendered, or unchanged with the reason it could not be
     (a 400 instead with ``--strict-templates``)."""
-    job = templated.job_for(send, request.app[TEMPLATES])
+    job = templated.job_for(send, app[TEMPLATES])
     why: str
     if isinstance(job, str):
         why = job
@@ -114,13 +114,9 @@ async def render_template(
             if render.is_small(job):  # tens of microseconds: not worth a trip to the worker
                 rendered = render.render(job)
             else:
-                rendered = await request.app[RENDERER].run(
-                    render.render, job, timeout=RENDER_TIMEOUT
-                )
+                rendered = await app[RENDERER].run(render.render, job, timeout=RENDER_TIMEOUT)
             if send.mime is not None:  # messages.mime: into the upload's own HTML part
-                payload = await request.app[OFFLOAD].run(
-                    mime.with_rendered_html, send.mime, rendered.html
-                )
+                payload = await app[OFFLOAD].run(mime.with_rendered_html, send.mime, rendered.html)
                 return (send if payload is None else dataclasses.replace(send, mime=payload)), None
             return templated.apply(send, rendered), None
         except render.RenderError as exc:
@@ -129,7 +125,7 @@ async def render_template(
             why = f"rendering the template took over {RENDER_TIMEOUT:g}s and was stopped"
         except RuntimeError as exc:  # the worker was stopped under it
             why = f"the template could not be rendered: {exc}"
-    if request.app[CONFIG].strict_templates:
+    if app[CONFIG].strict_templates:
         raise MailgunError(400, why)
     return send, why
 
