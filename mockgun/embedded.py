@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .api.inspect.views import copy_for, message_json, received_json
+from .api.inspect.views import message_json, received_json
 from .api.keys import ROUTES
 from .api.receiving import receive
 from .config import Config
@@ -144,7 +144,7 @@ class ThreadedServer:
         found = self._call(lambda: store.find(since=since, to=address, **filters))
         out = []
         for message in found:  # built and parsed here, on the caller's thread
-            payload = copy_for(message, address)
+            payload = message.copy_for(address)
             if payload is not None:
                 out.append({"id": message.id, "recipient": address, **received_json(payload)})
         return out

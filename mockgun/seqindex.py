@@ -74,16 +74,12 @@ class SeqList(Generic[T]):
         for index in range(max(self._start, position or 0), len(items)):
             yield items[index]
 
-    def backward(self, bottom: int | None = None) -> Iterator[T]:
-        """Newest first, down to ``bottom`` (default: the oldest)."""
+    def backward(self, *, bottom: int | None = None, top: int | None = None) -> Iterator[T]:
+        """Newest first, from just below position ``top`` (default: the newest) down to
+        ``bottom`` (default: the oldest)."""
         items = self._items
-        for index in range(len(items) - 1, max(self._start, bottom or 0) - 1, -1):
-            yield items[index]
-
-    def backward_from(self, top: int) -> Iterator[T]:
-        """Newest first, from just below position ``top``."""
-        items = self._items
-        for index in range(min(top, len(items)) - 1, self._start - 1, -1):
+        high = len(items) if top is None else min(top, len(items))
+        for index in range(high - 1, max(self._start, bottom or 0) - 1, -1):
             yield items[index]
 
     def newest(self) -> T | None:

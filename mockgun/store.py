@@ -409,7 +409,11 @@ class MessageStore:
         if query.after_seq:
             position = max(position, candidates.first_after(query.after_seq))
         if not rest:
-            walk = candidates.backward(position) if newest_first else candidates.forward(position)
+            walk = (
+                candidates.backward(bottom=position)
+                if newest_first
+                else candidates.forward(position)
+            )
             return list(itertools.islice(walk, limit)), candidates.end - position
         matching = [m for m in candidates.forward(position) if m.matches(**rest)]
         if newest_first:

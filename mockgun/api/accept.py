@@ -10,6 +10,7 @@ from ..mailgun import events
 from ..mailgun.send import SendRequest
 from ..store import StoredMessage, TransportInfo
 from .keys import CONFIG, STORE, SUPPRESSIONS
+from .urls import storage_url
 
 #: What a message made inside mockgun (not sent over a connection) arrived on.
 NO_TRANSPORT = TransportInfo()
@@ -43,7 +44,7 @@ def accept_send(
         received_at=stored.received_at,
         peer_ip=stored.transport.peer_ip,
         deliver=deliver and template_failure is None,
-        storage_url=f"{base}/v3/domains/{send.domain}/messages/{stored.key}",
+        storage_url=storage_url(base, send.domain, stored.key),
         suppressed=suppressed,
     )
     if template_failure is not None and not send.options.testmode:

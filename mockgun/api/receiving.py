@@ -33,6 +33,7 @@ from ..spool import Payload
 from ..store import StoredMessage
 from .accept import accept_send
 from .keys import FORWARDER, INBOUND_WORKER, INBOX, LISTS, ROUTES, STORE
+from .urls import storage_url
 
 #: Seconds the worker may take to parse one message and match its routes.
 PARSE_TIMEOUT = 10.0
@@ -138,8 +139,7 @@ async def receive(
                 )
                 record["forwarded"].append(forwarded.id)
             if match.store:
-                stored = _store(app, examined, recipient, envelope_from, match, base)
-                url = f"{base}/v3/domains/{stored.domain}/messages/{stored.key}"
+                stored, url = _store(app, examined, recipient, envelope_from, match, base)
                 record["stored"].append({"key": stored.key, "url": url, "id": stored.id})
                 if match.notify:
                     fields = _notify_form(examined, recipient, envelope_from, stored.domain, url)
@@ -189,14 +189,14 @@ def _store(
     sender: str,
     match: Match,
     base: str,
-) -> StoredMessage:
-    """The message kept for retrieval, with Mailgun's ``stored`` event."""
+) -> tuple[StoredMessage, str]:
+    """The message kept for retrieval, with Mailgun's ``stored`` event; and its URL."""
     send = _send_for(
         examined, domain=_domain_of(recipient), to=[recipient], sender=sender, endpoint="inbound"
     )
     store = app[STORE]
     stored = store.add(send)
-    url = f"{base}/v3/domains/{send.domain}/messages/{stored.key}"
+    url = storage_url(base, send.domain, stored.key)
     event = events.stored(
         send,
         message_id=stored.bare_id,
@@ -208,7 +208,7 @@ def _store(
         route={"id": match.route_id, "expression": match.expression, "priority": match.priority},
     )
     store.events.add(send.domain, [event])
-    return stored
+    return stored, url
 
 
 def _notify_form(

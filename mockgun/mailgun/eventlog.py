@@ -212,7 +212,7 @@ class EventLog:
             # "first" starts at the query's own end; "last" at the other end, walking back.
             forward = forward if query.page == "first" else not forward
             start = entries.start if forward else entries.end
-        walk = entries.forward(start) if forward else entries.backward_from(start)
+        walk = entries.forward(start) if forward else entries.backward(top=start)
         found: list[StoredEvent] = []
         for event in walk:
             if self._selected(event, domain, query):

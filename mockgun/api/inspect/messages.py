@@ -14,7 +14,7 @@ from ..offload import built
 from ..params import choice_param, float_param, optional_int
 from ..responses import answer_in_pieces, content_disposition, json_answer
 from . import preview, view
-from .views import copy_for, message_json, received_json
+from .views import message_json, received_json
 
 routes = web.RouteTableDef()
 
@@ -165,7 +165,7 @@ async def get_message_html(request: web.Request) -> web.StreamResponse:
     html, uploaded = req.html, req.mime
     recipient = request.query.get("recipient")
     if recipient:
-        copy = copy_for(await built(request.app[OFFLOAD], message), recipient)
+        copy = (await built(request.app[OFFLOAD], message)).copy_for(recipient)
         if copy is None:
             raise MailgunError(404, f"{recipient} is not a recipient of this message")
         html, uploaded = None, copy
@@ -198,7 +198,7 @@ async def received_by(request: web.Request) -> web.StreamResponse:
     "headers"}``."""
     message = await built(request.app[OFFLOAD], _message(request))
     address = request.match_info["address"]
-    payload = copy_for(message, address)
+    payload = message.copy_for(address)
     if payload is None:
         raise MailgunError(404, f"{address} is not a recipient of this message")
     body = await request.app[OFFLOAD].run(received_json, payload)

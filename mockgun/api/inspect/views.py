@@ -96,11 +96,6 @@ def _mime_json(payload: Payload, download: str | None) -> dict[str, Any]:
     return {"mime": payload.read().decode("utf-8", errors="replace")}
 
 
-def copy_for(message: StoredMessage, address: str) -> Payload | None:
-    """The message a recipient received (see :meth:`StoredMessage.copy_for`)."""
-    return message.copy_for(address)
-
-
 def received_json(payload: Payload) -> dict[str, Any]:
     """What a recipient sees of a message: its headers decoded, its text and HTML. Parsing is
     CPU work: a worker process runs this (plain, picklable argument)."""

@@ -17,7 +17,7 @@ from ..form import read_form
 from ..keys import CONFIG, OFFLOAD, STORE
 from ..offload import built
 from ..responses import answer_in_pieces, content_disposition, json_answer
-from ..urls import base_url
+from ..urls import base_url, storage_url
 from .messages import QUEUED, accept
 
 routes = web.RouteTableDef()
@@ -106,7 +106,7 @@ async def get_stored(request: web.Request) -> web.StreamResponse:
     if "message/rfc2822" in request.headers.get("Accept", ""):
         work = request.app[OFFLOAD].run(_rfc2822_json, message.mime, recipients, sender)
     else:
-        url = f"{base_url(request)}/v3/domains/{message.domain}/messages/{message.key}"
+        url = storage_url(base_url(request), message.domain, message.key)
         work = request.app[OFFLOAD].run(stored_json, url, message.mime, recipients, sender)
     return await json_answer(request, await work)
 
