@@ -182,7 +182,8 @@ def create_app(
             error_middleware,
             *canary,
             auth_middleware,
-            persist_middleware,
+            # Only with --data-dir: sends without it pay nothing for persistence.
+            *([persist_middleware] if config.data_dir is not None else []),
         ],
         client_max_size=config.max_message_size,
     )
@@ -319,8 +320,8 @@ async def persist_middleware(request: web.Request, handler: Handler) -> web.Stre
     """With ``--data-dir``: an answer to a change is given once the change is on disk (a
     send's message and events; for other changes, the books)."""
     response = await handler(request)
-    persister = request.app.get(PERSIST)
-    if persister is not None and request.method not in _READS and response.status < 400:
+    if request.method not in _READS and response.status < 400:
+        persister = request.app[PERSIST]
         if not request.path.endswith(("/messages", "/messages.mime")):
             save_books(request.app)
         await persister.durable()
