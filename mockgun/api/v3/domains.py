@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ...mailgun.domains import Domain, flag
 from ...mailgun.errors import MailgunError
-from ..form import read_fields
+from ..form import Fields, read_fields
 from ..keys import DOMAINS, STORE
 from ..params import int_param
 
@@ -24,14 +24,11 @@ routes = web.RouteTableDef()
 _BOTH = ("/v3/domains", "/v4/domains")
 
 
-async def _form(request: web.Request) -> dict[str, str]:
-    """The first value of each field of the form body, then of the query string."""
-    fields = await read_fields(request)
-    values = dict(request.query)
-    if fields.form is not None:
-        for name, value in reversed(fields.form.fields):
-            values[name] = value
-    return values
+def _password(fields: Fields) -> str:
+    password = fields.get("password")
+    if not password:
+        raise MailgunError(400, "'password' parameter is missing")
+    return password
 
 
 def _full(domain: Domain, message: str | None = None) -> dict[str, Any]:
@@ -41,7 +38,7 @@ def _full(domain: Domain, message: str | None = None) -> dict[str, Any]:
     return body
 
 
-def _settings(values: dict[str, str]) -> dict[str, Any]:
+def _settings(values: Fields) -> dict[str, Any]:
     return {
         "spam_action": values.get("spam_action") or None,
         "wildcard": flag(values.get("wildcard"), "wildcard"),
@@ -85,16 +82,16 @@ async def get_domain(request: web.Request) -> web.StreamResponse:
 
 @_both("POST", "")
 async def create_domain(request: web.Request) -> web.StreamResponse:
-    values = await _form(request)
+    values = await read_fields(request)
     domain = request.app[DOMAINS].create(
-        values.get("name", ""), smtp_password=values.get("smtp_password"), **_settings(values)
+        values.get("name") or "", smtp_password=values.get("smtp_password"), **_settings(values)
     )
     return web.json_response(_full(domain, "Domain has been created"))
 
 
 @_both("PUT", "/{name}")
 async def update_domain(request: web.Request) -> web.StreamResponse:
-    values = await _form(request)
+    values = await read_fields(request)
     domain = request.app[DOMAINS].update(request.match_info["name"], **_settings(values))
     return web.json_response(_full(domain, "Domain has been updated"))
 
@@ -123,7 +120,7 @@ async def get_tracking(request: web.Request) -> web.StreamResponse:
 @_both("PUT", "/{name}/tracking/{kind:open|click|unsubscribe}")
 async def put_tracking(request: web.Request) -> web.StreamResponse:
     kind = request.match_info["kind"]
-    values = await _form(request)
+    values = await read_fields(request)
     book = request.app[DOMAINS]
     domain = book.update(request.match_info["name"])  # adopts an open-mode domain
     setting = domain.tracking[kind]
@@ -140,8 +137,9 @@ async def put_tracking(request: web.Request) -> web.StreamResponse:
             setting["place_at_the_top"] = top
     if kind == "unsubscribe":
         for footer in ("html_footer", "text_footer"):
-            if footer in values:
-                setting[footer] = values[footer]
+            text = values.get(footer)
+            if text is not None:
+                setting[footer] = text
     return web.json_response(
         {"message": "Domain tracking settings have been updated", kind: setting}
     )
@@ -161,22 +159,18 @@ async def list_credentials(request: web.Request) -> web.StreamResponse:
 
 @_both("POST", "/{name}/credentials")
 async def create_credentials(request: web.Request) -> web.StreamResponse:
-    values = await _form(request)
-    if not values.get("password"):
-        raise MailgunError(400, "'password' parameter is missing")
+    values = await read_fields(request)
     request.app[DOMAINS].add_credential(
-        request.match_info["name"], values.get("login", ""), values["password"]
+        request.match_info["name"], values.get("login") or "", _password(values)
     )
     return web.json_response({"message": "Created 1 credentials pair(s)"})
 
 
 @_both("PUT", "/{name}/credentials/{login}")
 async def change_password(request: web.Request) -> web.StreamResponse:
-    values = await _form(request)
-    if not values.get("password"):
-        raise MailgunError(400, "'password' parameter is missing")
+    values = await read_fields(request)
     request.app[DOMAINS].change_password(
-        request.match_info["name"], request.match_info["login"], values["password"]
+        request.match_info["name"], request.match_info["login"], _password(values)
     )
     return web.json_response({"message": "Password changed"})
 
