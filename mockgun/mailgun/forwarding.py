@@ -57,6 +57,21 @@ def signed(key: str) -> list[tuple[str, str]]:
     return [("timestamp", timestamp), ("token", token), ("signature", sign(key, timestamp, token))]
 
 
+@dataclass(frozen=True)
+class _Post:
+    """One POST a route makes, attempt after attempt (each signed afresh)."""
+
+    url: str
+    fields: Sequence[tuple[str, str]]
+    files: Sequence[FormFile]
+    about: dict[str, Any]
+
+
+def _settled(record: dict[str, Any]) -> bool:
+    """Done with: answered 2xx, or rejected with 406 (Mailgun never retries that)."""
+    return bool(record["ok"]) or record.get("status") == 406
+
+
 @dataclass
 class Forwarder:
     signing_key: Callable[[], str]
@@ -75,40 +90,32 @@ class Forwarder:
     ) -> dict[str, Any]:
         """Make the first attempt now and return its record; retries, when needed, go on in
         the background. ``about`` (inbound id, route, recipient, kind) goes on every record."""
-        first = await self._attempt(url, fields, files, about, 1)
-        if not first["ok"] and first.get("status") != 406:
-            task = asyncio.get_running_loop().create_task(self._retry(url, fields, files, about))
+        post = _Post(url, fields, files, about)
+        first = await self._attempt(post, 1)
+        if not _settled(first):
+            task = asyncio.get_running_loop().create_task(self._retry(post))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return first
 
-    async def _retry(
-        self,
-        url: str,
-        fields: Sequence[tuple[str, str]],
-        files: Sequence[FormFile],
-        about: dict[str, Any],
-    ) -> None:
+    async def _retry(self, post: _Post) -> None:
         for attempt, delay in enumerate(retry_delays(self.scale), start=2):
             await asyncio.sleep(delay)
-            record = await self._attempt(url, fields, files, about, attempt)
-            if record["ok"] or record.get("status") == 406:
+            if _settled(await self._attempt(post, attempt)):
                 return
 
-    async def _attempt(
-        self,
-        url: str,
-        fields: Sequence[tuple[str, str]],
-        files: Sequence[FormFile],
-        about: dict[str, Any],
-        attempt: int,
-    ) -> dict[str, Any]:
-        record: dict[str, Any] = {**about, "url": url, "attempt": attempt, "ts": now_rfc3339()}
+    async def _attempt(self, post: _Post, attempt: int) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            **post.about,
+            "url": post.url,
+            "attempt": attempt,
+            "ts": now_rfc3339(),
+        }
         if self.poster is None:
             record.update(ok=False, error="mockgun makes no outbound requests here")
         else:
             status, error = await self.poster.post_form(
-                url, [*fields, *signed(self.signing_key())], files
+                post.url, [*post.fields, *signed(self.signing_key())], post.files
             )
             if status is not None:
                 record["status"] = status
