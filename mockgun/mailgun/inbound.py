@@ -29,9 +29,9 @@ from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
-from html.parser import HTMLParser
 
 from .routes import Match, Route, evaluate
+from .templated import html_to_text
 
 #: Multipart nesting a message may have (real mail nests 3 or 4 deep).
 MAX_DEPTH = 32
@@ -239,39 +239,6 @@ def strip_html(html: str) -> str:
     Mail or Outlook quotation marker)."""
     found = _HTML_QUOTE.search(html)
     return html if found is None else html[: found.start()].rstrip()
-
-
-class _Text(HTMLParser):
-    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag in self._BLOCKS:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head") and self._skip:
-            self._skip -= 1
-        elif tag in self._BLOCKS:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.out.append(data)
-
-
-def html_to_text(html: str) -> str:
-    parser = _Text()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.out)
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
 
 
 # --- what is posted ---------------------------------------------------------------------
