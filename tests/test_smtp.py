@@ -113,19 +113,15 @@ def test_smtplib_over_starttls_and_implicit_tls(server: MockgunProcess) -> None:
     assert all(h["outcome"] == "ok" and h["tls_version"] for h in lines)
 
 
-def test_a_tls11_starttls_client_is_refused_logged_and_named(
-    server: MockgunProcess, capsys: pytest.CaptureFixture[str]
-) -> None:
-    openssl = require_tool("openssl")
-    smtp_port, _ = ports(server)
-    done = subprocess.run(
+def tls11_s_client(openssl: str, port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """``openssl s_client`` offering at most TLS 1.1 (its ciphers allowed at SECLEVEL 0)."""
+    return subprocess.run(
         [
             openssl,
             "s_client",
             "-connect",
-            f"127.0.0.1:{smtp_port}",
-            "-starttls",
-            "smtp",
+            f"127.0.0.1:{port}",
+            *args,
             "-tls1_1",
             "-cipher",
             "DEFAULT:@SECLEVEL=0",
@@ -135,6 +131,14 @@ def test_a_tls11_starttls_client_is_refused_logged_and_named(
         text=True,
         timeout=30,
     )
+
+
+def test_a_tls11_starttls_client_is_refused_logged_and_named(
+    server: MockgunProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    openssl = require_tool("openssl")
+    smtp_port, _ = ports(server)
+    done = tls11_s_client(openssl, smtp_port, "-starttls", "smtp")
     assert done.returncode != 0
     assert "alert protocol version" in done.stderr, done.stderr
     (line,) = wait_for(
@@ -145,21 +149,7 @@ def test_a_tls11_starttls_client_is_refused_logged_and_named(
     assert line["alert_sent"] == "protocol_version" and line["client_ciphers"]
     # Implicit TLS: the HTTPS listener's own path, the same answer.
     _, smtps_port = ports(server)
-    done = subprocess.run(
-        [
-            openssl,
-            "s_client",
-            "-connect",
-            f"127.0.0.1:{smtps_port}",
-            "-tls1_1",
-            "-cipher",
-            "DEFAULT:@SECLEVEL=0",
-        ],
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = tls11_s_client(openssl, smtps_port)
     assert "alert protocol version" in done.stderr, done.stderr
     (implicit,) = wait_for(
         lambda: [h for h in server.handshakes() if h.get("listener", "").startswith("smtps:")],
